@@ -1,0 +1,188 @@
+"""The `ecs-agent` command.
+
+Imports stay inside the subcommands: `ecs-agent triage` must start fast and never load
+LangChain/LangGraph.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_NAME = re.compile(r"^(?:arn:aws[a-z\-]*:ecs:[a-z0-9\-]+:\d{12}:[a-z\-]+/[A-Za-z0-9_\-/]+|[A-Za-z0-9_\-]{1,255})$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WINDOW = dt.timedelta(days=14)
+
+
+class UsageError(Exception):
+    """Bad command-line input: one readable line, exit 2."""
+
+
+def parse_since(text: str) -> dt.timedelta:
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise UsageError(f"--since {text!r}: expected a duration like 30m, 2h or 1d")
+    window = dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    if window <= dt.timedelta(0) or window > MAX_WINDOW:
+        raise UsageError(f"--since {text!r}: must be more than 0 and at most 14d")
+    return window
+
+
+def check_name(kind: str, value: str) -> str:
+    if not value or not _NAME.match(value):
+        raise UsageError(f"--{kind} {value!r}: not a valid ECS {kind} name or ARN")
+    return value
+
+
+def write_outputs(out_dir: Path, files: dict[str, str]) -> list[Path]:
+    """Write all files or none: temp files first, then renames with Ctrl-C held back."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            final = out_dir / name
+            tmp = out_dir / f".{name}.partial"
+            tmp.write_text(text, encoding="utf-8")
+            temps.append((tmp, final))
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for tmp, final in temps:
+                os.replace(tmp, final)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+    return [final for _, final in temps]
+
+
+def _triage_files(result, evidence) -> dict[str, str]:
+    from .reports.triage_report import render_triage_report
+
+    return {
+        "triage.json": json.dumps(result.to_json_dict(), indent=2, sort_keys=False) + "\n",
+        "triage_report.md": render_triage_report(result, evidence),
+        "evidence.json": json.dumps(evidence, indent=1, sort_keys=True) + "\n",
+    }
+
+
+def _print_summary(result, paths: list[Path]) -> None:
+    rc = result.root_cause
+    print(f"{result.target.cluster}/{result.target.service}: {result.status} — {rc.category} "
+          f"(confidence {rc.confidence:.2f})")
+    print(f"  {rc.summary}")
+    for line in rc.evidence[:3]:
+        print(f"  · {line}")
+    for action in result.suggested_actions[:2]:
+        print(f"  suggested: {action.action} {json.dumps(action.params) if action.params else ''} — {action.rationale}")
+    print("  wrote " + ", ".join(str(p) for p in paths))
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    cluster = check_name("cluster", args.cluster)
+    service = check_name("service", args.service)
+    since = parse_since(args.since)
+    from .config import ECSDeepAgentConfig
+    from .diagnosis.engine import run_triage
+
+    config = ECSDeepAgentConfig.load(aws_region=args.region, aws_profile=args.profile)
+    ctx = _aws_context(config)
+    print(f"triaging {cluster}/{service} in {ctx.region} (last {args.since}) …", file=sys.stderr)
+    result, evidence = run_triage(ctx, cluster, service, since=since,
+                                  allow_sensitive_data=config.allow_sensitive_data)
+    paths = write_outputs(Path(args.out), _triage_files(result, evidence))
+    _print_summary(result, paths)
+    return EXIT_OK
+
+
+def _aws_context(config):
+    import botocore.exceptions
+
+    from .aws.session import AwsContext
+    from .diagnosis.errors import NoCredentials
+
+    try:
+        return AwsContext(region=config.aws_region, profile=config.aws_profile)
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise NoCredentials(f"AWS profile not found: {exc}") from None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .diagnosis.engine import analyse
+    from .diagnosis.errors import EvidenceFileError
+    from .diagnosis.evidence import SCHEMA
+
+    path = Path(args.evidence)
+    try:
+        evidence = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvidenceFileError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise EvidenceFileError(f"{path}: not a readable JSON evidence file ({exc})") from None
+    if not isinstance(evidence, dict) or evidence.get("schema") != SCHEMA:
+        raise EvidenceFileError(f"{path}: not an {SCHEMA} evidence document")
+    result = analyse(evidence)
+    out = Path(args.out) if args.out else path.parent / "replay"
+    files = _triage_files(result, evidence)
+    del files["evidence.json"]  # the input is the evidence; don't rewrite it
+    paths = write_outputs(out, files)
+    _print_summary(result, paths)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecs-agent", description="AI incident agent for Amazon ECS")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("triage", help="find the root cause of a service's trouble (read-only, no model)")
+    p.add_argument("--cluster", required=True)
+    p.add_argument("--service", required=True)
+    p.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    p.add_argument("--since", default="2h", help="how far back to look, e.g. 30m, 2h, 1d (default 2h)")
+    p.add_argument("--out", default="triage-out", help="output folder (default ./triage-out)")
+    p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("replay", help="run the analysis again on a saved evidence.json")
+    p.add_argument("evidence")
+    p.add_argument("--out", help="output folder (default: replay/ beside the evidence file)")
+    p.set_defaults(func=cmd_replay)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    from .diagnosis.errors import TriageError
+
+    try:
+        return func(args)
+    except (UsageError, TriageError) as exc:
+        print(f"ecs-agent: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        # AWS failures the engine did not translate still get one line, not a traceback.
+        if type(exc).__module__.startswith("botocore"):
+            print(f"ecs-agent: error: AWS: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+    except KeyboardInterrupt:
+        print("ecs-agent: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

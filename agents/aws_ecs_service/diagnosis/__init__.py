@@ -1,0 +1,1 @@
+"""Deterministic diagnosis: evidence collection, the rule table, classification."""

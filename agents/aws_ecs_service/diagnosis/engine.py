@@ -1,0 +1,42 @@
+"""Triage engine: collect evidence, redact it, classify it. No model involved.
+
+`run_triage` is what every caller uses (CLI, graph, workflow, MCP); `analyse` runs the
+classification alone on a saved evidence document (`ecs-agent replay`). Both give the
+same TriageResult for the same evidence: the classifier reads nothing else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..aws.session import AwsContext
+from .result import Stats, TriageResult
+
+DEFAULT_WINDOW = dt.timedelta(hours=2)
+
+
+def analyse(evidence: dict[str, Any]) -> TriageResult:
+    from .classifier import classify
+
+    result = classify(evidence)
+    stats = evidence.get("stats") or {}
+    result.stats = Stats(api_calls=int(stats.get("api_calls", 0)), duration_ms=int(stats.get("duration_ms", 0)))
+    return result
+
+
+def run_triage(
+    ctx: AwsContext,
+    cluster: str,
+    service: str,
+    since: dt.timedelta = DEFAULT_WINDOW,
+    allow_sensitive_data: bool = False,
+    now: dt.datetime | None = None,
+) -> tuple[TriageResult, dict[str, Any]]:
+    """Collect, redact (unless allowed), classify. Raises diagnosis.errors exceptions on bad targets/access."""
+    from .collector import collect
+    from .redaction import redact_evidence
+
+    evidence = collect(ctx, cluster, service, since=since, now=now)
+    if not allow_sensitive_data:
+        evidence = redact_evidence(evidence)
+    return analyse(evidence), evidence

@@ -1,0 +1,1 @@
+"""Operations sub-agents: triage, planner, remediator, verifier, reporter (one module each)."""

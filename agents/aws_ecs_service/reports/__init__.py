@@ -1,0 +1,1 @@
+"""Markdown rendering of triage, plan, verification and summary reports, and where they are stored."""

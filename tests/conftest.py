@@ -1,0 +1,100 @@
+"""Shared fixtures: scenario worlds played by ../shared/tools/fakeaws.py, and PostgreSQL.
+
+Tests may read ../shared (product code never does).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ECS_AGENT_SHARED", ROOT.parent / "shared"))
+SCENARIOS = SHARED / "scenarios"
+sys.path.insert(0, str(SHARED / "tools"))
+
+# Tests never talk to real AWS or Bedrock.
+os.environ.setdefault("ECS_AGENT_MODEL", "offline")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def scenario_files() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.json"))
+
+
+def load_scenario(name: str) -> dict:
+    path = SCENARIOS / (name if name.endswith(".json") else f"{name}.json")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Clean AWS environment with fake credentials (no profile, no real endpoint)."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+@pytest.fixture
+def play_scenario(aws_env):
+    """play_scenario(name_or_dict, read_only=False, latency_ms=0) -> FakeAws with .endpoint; AWS_ENDPOINT_URL set."""
+    from fakeaws import FakeAws
+
+    started = []
+
+    def _play(scenario, read_only: bool = False, latency_ms: float = 0.0):
+        sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        fake = FakeAws(sc, latency_ms=latency_ms, read_only=read_only)
+        fake.start()
+        started.append(fake)
+        aws_env.setenv("AWS_ENDPOINT_URL", fake.endpoint)
+        aws_env.setenv("AWS_REGION", sc.get("region", "us-east-1"))
+        aws_env.setenv("AWS_DEFAULT_REGION", sc.get("region", "us-east-1"))
+        return fake
+
+    yield _play
+    for fake in started:
+        fake.stop()
+
+
+def _postgres_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL URL. Missing server: skip locally, fail when REQUIRE_POSTGRES=1 (CI)."""
+    url = _postgres_url()
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but not reachable at {url}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url):
+    """A fresh schema per test (search_path), dropped afterwards, so tests don't see each other's tables."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    sep = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}" cascade')
