@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean synth
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ demo: $(STAMP)
 	$(BIN)/ecs-agent demo
 
 test: $(STAMP)
-	$(BIN)/ruff check agents functions infra tests bench
+	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The CDK CLI comes from npm into ./node_modules; synth needs no AWS credentials.
+node_modules/.bin/cdk:
+	npm install --no-audit --no-fund --no-save aws-cdk@2
+
+synth: $(STAMP) node_modules/.bin/cdk
+	npx --no-install cdk synth --quiet --no-notices
 
 bench: $(STAMP)
 	$(BIN)/python bench/triage_speed.py

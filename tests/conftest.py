@@ -53,6 +53,10 @@ def play_scenario(aws_env):
 
     def _play(scenario, read_only: bool = False, latency_ms: float = 0.0):
         sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        # moto's backends are process-wide: without a reset, logs/metrics/alarms of earlier tests leak in
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
         fake = FakeAws(sc, latency_ms=latency_ms, read_only=read_only)
         fake.start()
         started.append(fake)
