@@ -141,6 +141,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.out), assume_yes=args.yes, stdin_is_tty=sys.stdin.isatty(), print_fn=print)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat_cli import run_chat
+
+    return run_chat(thread_id=args.thread)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcp_server import serve
+
+    serve(http=args.http, host=args.host, port=args.port)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-agent", description="AI incident agent for Amazon ECS")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("evidence")
     p.add_argument("--out", help="output folder (default: replay/ beside the evidence file)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("demo", help="the whole flow on the built-in sandbox: no AWS account, no Bedrock")
+    p.add_argument("--yes", action="store_true", help="approve the repair plan without asking (sandbox only)")
+    p.add_argument("--out", default="demo-out", help="output folder for the four reports (default ./demo-out)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("chat", help="talk to the agent in the terminal (approvals included)")
+    p.add_argument("--thread", help="continue a previous conversation (its thread id)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("mcp", help="serve the read tools, triage and discovery to MCP clients (stdio; no AWS writes)")
+    p.add_argument("--http", action="store_true", help="streamable HTTP on a local port instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.set_defaults(func=cmd_mcp)
 
     return parser
 

@@ -71,6 +71,8 @@ class AuditEntry(BaseModel):
     at: str  # ISO
     incident_id: str
     plan_hash: str | None
+    step: int | None = None  # PlanStep.number, so a retry can tell the step was already applied
+    actor: str = ""  # who asked the guard to run the step (the approver is in Approval.decided_by)
     operation: str  # e.g. "ecs:UpdateService"
     params: dict[str, Any]
     allowed: bool

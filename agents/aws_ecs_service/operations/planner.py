@@ -1,0 +1,297 @@
+"""Repair plans from a triage result: what the agent may change, and what a person must do.
+
+    plans = build_plans(result, evidence, incident_id, preferences={"risk": "low"})
+    plans[0]  # the recommended option
+
+Plans are built from the root-cause category, the suggested action kinds (the classifier
+judges whether a deployment brought the cause) and the evidence's structure (service counts,
+deployments, task definitions), never from log or event text and never from a suggestion's
+parameters: the only changes a plan can hold are a rollback to the
+last revision that ran healthy and desiredCount +1 of the observed value. Everything else a
+cause needs is a manual step (DESIGN.md write policy).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..aws.ecs_reads import family_revision
+from ..diagnosis import taskdef_diff, taxonomy
+from ..diagnosis.evidence import parse_time
+from ..diagnosis.result import TriageResult
+from .plan_model import Plan, PlanStep
+
+# Causes a new task definition revision can bring: going back to the last good revision removes them.
+REVISION_CAUSES = frozenset({
+    "image-not-found", "image-pull-access-denied", "secrets-access-denied", "log-configuration-error",
+    "bad-entrypoint", "container-oom", "app-crash", "missing-config", "task-role-access-denied",
+    "elb-health-check-failed", "container-health-check-failed", "port-conflict", "image-platform-mismatch",
+    "efs-mount-failed", "disk-full", "role-assumption-failed", "deployment-failing",
+})
+# Causes one more task relieves (the rollback is offered too when a recent deployment may be the reason).
+LOAD_CAUSES = frozenset({"cpu-saturation", "memory-pressure"})
+
+ROLLBACK_DURATION_S = 300  # new tasks start, pass health checks, old ones drain
+SCALE_DURATION_S = 120  # one task starts and passes health checks
+_RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+_SECRET_ARN = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm|kms):[\w-]+:\d{12}:[\w/:+=.,@-]+")
+
+# What a person must do (the agent may not): {placeholders} come from the evidence's structure.
+MANUAL_STEPS: dict[str, list[str]] = {
+    "container-oom": ["Raise the memory of {current} in a new task definition revision ({memory_now}): not an "
+                      "allowed automated change.", "Look for a memory leak in the code {current} ships."],
+    "memory-pressure": ["Raise the task memory in a new task definition revision ({memory_now}), or find the leak: "
+                        "not an allowed automated change."],
+    "cpu-saturation": ["If the load stays, raise the task CPU in a new revision or configure service auto scaling: "
+                       "not an allowed automated change."],
+    "secrets-access-denied": ["Grant the execution role {execution_role} secretsmanager:GetSecretValue (ssm:GetParameters"
+                              ", kms:Decrypt for customer-managed keys) on {secrets}: IAM changes are not an allowed "
+                              "automated change."],
+    "image-pull-access-denied": ["Grant the execution role {execution_role} ecr:GetAuthorizationToken, ecr:BatchGetImage "
+                                 "and ecr:GetDownloadUrlForLayer, or fix the registry credentials."],
+    "image-not-found": ["Push the missing image or fix the image reference of {current}, then deploy a new revision."],
+    "app-crash": ["Fix the application error {current} ships (see the triage evidence), then deploy a new revision."],
+    "missing-config": ["Restore the missing setting (environment/secrets) in a new revision of {current}."],
+    "elb-health-check-failed": ["Fix the container port or the target group's health check path/port for {current}, "
+                                "or raise healthCheckGracePeriodSeconds: not an allowed automated change."],
+    "task-role-access-denied": ["Grant the task role {task_role} the permission the application is denied."],
+    "scaled-to-zero": ["Find who scaled the service to 0 (CloudTrail UpdateService) and restore the intended "
+                       "desiredCount in +1 steps or through its auto scaling policy."],
+}
+
+
+@dataclass(frozen=True)
+class HealthyRevision:
+    arn: str
+    source: str  # where we know it ran healthy from
+    confirmed: bool  # False when it is only "the previous revision", health unknown
+
+
+def build_plans(result: TriageResult, evidence: dict[str, Any], incident_id: str,
+                preferences: dict[str, Any] | None = None) -> list[Plan]:
+    """The repair options for one triage, recommended first (never empty)."""
+    prefs = preferences or {}
+    builder = _Builder(result, evidence, incident_id, str(prefs.get("tone") or "technical"))
+    if result.root_cause.category == "healthy" or result.status == "healthy":
+        return [builder.no_action()]
+    if not builder.svc:
+        return [builder.manual("The service could not be read, so no change can be planned.")]
+    plans = [p for p in (builder.rollback(), builder.scale_out()) if p is not None]
+    if plans:
+        plans.append(builder.manual("Keep the service as it is and let a person fix the cause.", option="fix-forward"))
+    else:
+        plans.append(builder.manual("Nothing the agent is allowed to change fixes this cause."))
+    return order_plans(plans, prefs)
+
+
+def order_plans(plans: list[Plan], preferences: dict[str, Any]) -> list[Plan]:
+    """Plans that change something first (the order they were made in, which puts fixing the cause
+    before relieving it), reordered by risk appetite or a deadline; manual plans stay last."""
+    writes = [p for p in plans if p.steps]
+    manual = [p for p in plans if not p.steps]
+    deadline = parse_duration(preferences.get("deadline"))
+    risk = str(preferences.get("risk") or "").lower()
+    if deadline is not None or risk == "high":
+        writes.sort(key=lambda p: p.expected_duration_s)  # stable: ties keep the default order
+    elif risk == "low":
+        writes.sort(key=lambda p: _RISK_RANK[p.risk])
+    if deadline is not None:
+        for plan in writes:
+            if plan.expected_duration_s > deadline:
+                plan.summary += f" It takes longer (~{plan.expected_duration_s // 60} min) than the deadline allows."
+    return writes + manual
+
+
+def parse_duration(value: Any) -> int | None:
+    """"15m", "30 min", "2h", "90s", 600 -> seconds; anything else -> None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    m = re.fullmatch(r"\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*", str(value or ""))
+    if not m:
+        return None
+    unit = (m.group(2) or "m")[0]
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def last_healthy_revision(evidence: dict[str, Any]) -> HealthyRevision | None:
+    """The newest other revision of the service's family that ran healthy: a COMPLETED deployment without
+    failed tasks, else a successful service deployment, else the previous revision (health unknown)."""
+    svc = evidence.get("service") or {}
+    current = svc.get("taskDefinition") or evidence.get("current_task_definition")
+    if not current:
+        return None
+    family = family_revision(current)[0]
+
+    def usable(arn: Any) -> bool:
+        if not arn or _short(arn) == _short(current) or ":" not in _short(arn):
+            return False
+        if family_revision(str(arn))[0] != family:
+            return False
+        td = (evidence.get("task_definitions") or {}).get(arn)
+        return td is None or td.get("status", "ACTIVE") == "ACTIVE"
+
+    completed = [d for d in svc.get("deployments") or []
+                 if d.get("rolloutState") == "COMPLETED" and not d.get("failedTasks") and usable(d.get("taskDefinition"))]
+    if completed:
+        best = max(completed, key=lambda d: parse_time(d.get("createdAt")) or parse_time(0))
+        return HealthyRevision(best["taskDefinition"], f"deployment {best.get('id', '?')} COMPLETED without failed "
+                               "tasks", True)
+    for deployment in sorted(evidence.get("service_deployments") or [], reverse=True,
+                             key=lambda d: parse_time(d.get("finishedAt") or d.get("createdAt")) or parse_time(0)):
+        # DescribeServiceDeployments names service revisions; their taskDefinition is there when it was resolved
+        if deployment.get("status") == "SUCCESSFUL":
+            revisions = [deployment.get("targetServiceRevision") or {}]
+        elif deployment.get("status") == "ROLLBACK_SUCCESSFUL":
+            revisions = deployment.get("sourceServiceRevisions") or []
+        else:
+            continue
+        for revision in revisions:
+            if usable(revision.get("taskDefinition")):
+                return HealthyRevision(revision["taskDefinition"], f"service deployment {deployment['status']}", True)
+    previous = evidence.get("previous_task_definition")
+    if usable(previous):
+        return HealthyRevision(previous, "the revision the service ran before (not confirmed healthy)", False)
+    return None
+
+
+def _short(arn: Any) -> str:
+    return taskdef_diff.short_name(str(arn or ""))
+
+
+class _Builder:
+    """Makes the plans of one triage; holds what every plan reads from the evidence."""
+
+    def __init__(self, result: TriageResult, evidence: dict[str, Any], incident_id: str, tone: str):
+        self.result, self.evidence, self.incident_id = result, evidence, incident_id
+        self.business = tone == "business"
+        self.cause = result.root_cause.category
+        self.kinds = {a.action for a in result.suggested_actions}
+        self.target = result.target.model_dump()
+        self.svc = evidence.get("service") or {}
+        self.cluster, self.service = self.target["cluster"], self.target["service"]
+        self.current = self.svc.get("taskDefinition") or evidence.get("current_task_definition") or ""
+        self.desired = int(self.svc.get("desiredCount") or 0)
+        self.alarms = [a.get("AlarmName") for a in evidence.get("alarms") or []
+                       if a.get("StateValue") == "ALARM" and a.get("AlarmName")]
+
+    def _plan(self, **fields: Any) -> Plan:
+        return Plan(incident_id=self.incident_id, target=self.target, root_cause=self.cause,
+                    rationale=self.result.root_cause.summary, **fields)
+
+    def _criteria(self, running: str) -> list[str]:
+        criteria = [running, f"no new stopped tasks of category {self.cause} after the change"]
+        criteria += [f"alarm {name} back to OK" for name in self.alarms]
+        return criteria
+
+    def _taskdef(self, arn: str) -> dict[str, Any]:
+        return (self.evidence.get("task_definitions") or {}).get(arn) or {}
+
+    # ---- the options -----------------------------------------------------------------------------
+    def no_action(self) -> Plan:
+        return self._plan(option="no-action", title="No change needed",
+                          summary=f"{self.service} is healthy: nothing to repair.", risk="low")
+
+    def manual(self, summary: str, option: str = "manual") -> Plan:
+        action = taxonomy.categories().get(self.cause, {}).get("action", "no automated fix")
+        steps = self.manual_steps() or [f"{action[:1].upper()}{action[1:]} ({self.cause}): not an allowed automated "
+                                        "change."]
+        return self._plan(option=option, title="Manual fix (the agent changes nothing)", summary=summary,
+                          manual_steps=steps, risk="low")
+
+    def rollback(self) -> Plan | None:
+        # The classifier judges whether a deployment introduced the cause (its "rollback" suggestion);
+        # without suggestions, a cause a revision can bring is enough.
+        wanted = "rollback" in self.kinds or (not self.kinds and self.cause in REVISION_CAUSES) or (
+            self.cause in LOAD_CAUSES and self._recent_deployment())
+        healthy = last_healthy_revision(self.evidence) if wanted and self.current else None
+        if healthy is None:
+            return None
+        now, then = _short(self.current), _short(healthy.arn)
+        params = {"cluster": self.cluster, "service": self.service, "taskDefinition": healthy.arn}
+        step = PlanStep(
+            number=1, action="update_service_task_definition",
+            api_call=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, taskDefinition={then})",
+            params=params, expected_before={"taskDefinition": self.current},
+            description=f"Roll {self.service} back from {now} to {then}",
+            success_criteria=[f"the PRIMARY deployment runs {then} and is COMPLETED (or a steady-state event after "
+                              "the change)", f"runningCount == desiredCount ({self.desired})"],
+            undo=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, taskDefinition={now}): back to "
+                 "the revision observed before",
+        )
+        withdrawn = taskdef_diff.diff(self._taskdef(healthy.arn), self._taskdef(self.current))
+        cost = ("; ".join(c.describe() for c in withdrawn[:4]) if withdrawn else f"everything {now} changed")
+        if self.business:
+            summary = (f"Return {self.service} to the version that last ran without problems ({then}). What {now} "
+                       f"changed is withdrawn until it is fixed.")
+        else:
+            summary = (f"UpdateService {self.cluster}/{self.service} taskDefinition {now} -> {then}, the last revision "
+                       f"that ran healthy ({healthy.source}). Cost: withdraws {cost}.")
+        return self._plan(option="rollback", title=f"Roll back {self.service} to {then}", summary=summary, steps=[step],
+                          risk="low" if healthy.confirmed else "medium", expected_duration_s=ROLLBACK_DURATION_S,
+                          success_criteria=self._criteria(f"runningCount == desiredCount ({self.desired}) on {then}"),
+                          manual_steps=self.manual_steps(then))
+
+    def scale_out(self) -> Plan | None:
+        from_zero = self.cause == "scaled-to-zero" and self.desired == 0
+        if not (from_zero or (self.desired > 0 and (self.cause in LOAD_CAUSES or "scale" in self.kinds))):
+            return None
+        wanted = self.desired + 1
+        step = PlanStep(
+            number=1, action="update_service_desired_count",
+            api_call=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, desiredCount={wanted})",
+            params={"cluster": self.cluster, "service": self.service, "desiredCount": wanted},
+            expected_before={"desiredCount": self.desired, "taskDefinition": self.current},
+            description=f"Scale {self.service} from {self.desired} to {wanted} task(s)",
+            success_criteria=[f"runningCount == desiredCount == {wanted}", "a steady-state event after the change"],
+            undo=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, desiredCount={self.desired}): "
+                 "back to the count observed before",
+        )
+        td = self._taskdef(self.current)
+        size = f"{td.get('cpu', '?')} CPU units / {td.get('memory', '?')} MiB"
+        if from_zero:
+            title = f"Restore {self.service} to 1 task"
+            summary = (f"Start one task of {self.service} again ({_short(self.current)}, {size}). If the scale to 0 "
+                       "was intended (maintenance, cost), this undoes it.")
+        else:
+            title = f"Scale {self.service} out to {wanted} tasks"
+            summary = (f"Add one task to {self.service} ({self.desired} -> {wanted}). Cost: one more "
+                       f"{_short(self.current)} task ({size}) while it runs.")
+        if not self.business:
+            summary = f"UpdateService {self.cluster}/{self.service} desiredCount {self.desired} -> {wanted}. " + summary
+        return self._plan(option="restore-capacity" if from_zero else "scale-out", title=title, summary=summary,
+                          steps=[step], risk="medium" if from_zero else "low", expected_duration_s=SCALE_DURATION_S,
+                          success_criteria=self._criteria(f"runningCount == desiredCount == {wanted}"),
+                          manual_steps=self.manual_steps())
+
+    # ---- what a person must do ------------------------------------------------------------------
+    def manual_steps(self, rolled_back_to: str | None = None) -> list[str]:
+        td = self._taskdef(self.current)
+        values = {
+            "current": _short(self.current) or self.service,
+            "memory_now": f"now {td['memory']} MiB" if td.get("memory") else "current value",
+            "execution_role": td.get("executionRoleArn") or "(see the task definition)",
+            "task_role": td.get("taskRoleArn") or "(see the task definition)",
+            "secrets": self._secret_arns() or "the secrets the task definition references",
+        }
+        steps = [text.format(**values) for text in MANUAL_STEPS.get(self.cause, [])]
+        if rolled_back_to:
+            steps.append(f"After the rollback, {self.service} runs {rolled_back_to}: ship the fix as a new revision "
+                         f"(the next deployment replaces {rolled_back_to}).")
+        return steps
+
+    def _secret_arns(self) -> str:
+        """Secret ARNs named in stopped tasks' stoppedReason (an ECS field): text for a person, never a parameter."""
+        found: list[str] = []
+        for task in (self.evidence.get("tasks") or {}).get("stopped") or []:
+            for arn in _SECRET_ARN.findall(task.get("stoppedReason") or ""):
+                if arn not in found:
+                    found.append(arn)
+        return ", ".join(found[:3])
+
+    def _recent_deployment(self) -> bool:
+        """The PRIMARY deployment started inside the triage window (so it may be what changed)."""
+        start = parse_time((self.evidence.get("window") or {}).get("start"))
+        primary = next((d for d in self.svc.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+        created = parse_time(primary.get("createdAt"))
+        return bool(start and created and created >= start)

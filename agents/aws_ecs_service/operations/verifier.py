@@ -1,0 +1,191 @@
+"""Did the change work? A bounded wait that polls the service until every check passes.
+
+Checks (DESIGN.md / issue 4): the service is steady after the change (PRIMARY deployment on
+the planned revision COMPLETED, or a steady-state event after the change); runningCount ==
+desiredCount (the planned count, when the plan scaled); no task stopped since the change for
+the incident's root-cause category; the triggering alarm back to OK when there was one.
+
+Polls DescribeServices with backoff (botocore's `services_stable` waiter waits up to 10 min
+with a fixed 15 s delay and knows none of the other checks). It stops as soon as all checks
+pass, as soon as the outcome is decided (the new deployment FAILED, or tasks of the new
+revision stop for the same cause), or at `timeout_s`. Never loops forever.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..aws import ecs_reads
+from ..aws.session import AwsContext
+from ..diagnosis.evidence import parse_time
+from ..diagnosis.result import TriageResult
+from ..diagnosis.rules import RULES_BY_ID, TASK_FIELDS, Rule, first_match
+from ..diagnosis.taskdef_diff import short_name
+from .plan_model import CheckResult, Plan, VerificationResult
+
+DEFAULT_TIMEOUT_S = 600
+DEFAULT_POLL_S = 10.0
+MAX_POLL_S = 60.0
+BACKOFF = 1.5
+CLOCK_SKEW = dt.timedelta(seconds=5)  # AWS timestamps vs the local clock that took started_at
+STOPPED_TASKS_CAP = 100
+_STEADY = RULES_BY_ID["F42"]  # "has reached a steady state"
+
+
+def stop_cause(task: dict[str, Any]) -> Rule | None:
+    """The rule that explains a stopped task (stop code -> stopped reason -> container reason -> exit code)."""
+    exits = [c.get("exitCode") for c in task.get("containers") or [] if c.get("exitCode") is not None]
+    fields: dict[str, list[Any]] = {
+        "stop_code": [task.get("stopCode")],
+        "stopped_reason": [task.get("stoppedReason")],
+        "container_reason": [c.get("reason") for c in task.get("containers") or []],
+        "exit_code": [next((x for x in exits if x != 0), exits[0])] if exits else [],
+    }
+    matches = [m[0] for where in TASK_FIELDS for text in fields[where] if (m := first_match(where, text))]
+    return min(matches, key=lambda r: r.priority) if matches else None
+
+
+def same_cause(rule: Rule | None, cause: str) -> bool:
+    """A failure stop of the incident's cause (an app exit counts when logs could make it that cause)."""
+    return bool(rule) and not rule.benign and (rule.cause == cause or cause in rule.refine_with_logs)
+
+
+class _Expectations:
+    """What the plan should leave behind: a revision, a desired count, or neither (then: the observed one)."""
+
+    def __init__(self, plan: Plan):
+        self.task_definition: str | None = None
+        self.desired: int | None = None
+        for step in plan.steps:
+            if step.action == "update_service_task_definition":
+                self.task_definition = str(step.params["taskDefinition"])
+            elif step.action == "update_service_desired_count":
+                self.desired = int(step.params["desiredCount"])
+
+
+def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.datetime | str,
+           timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S,
+           progress: Callable[[str], None] | None = None, trigger_alarm: str | None = None,
+           evidence: dict[str, Any] | None = None) -> VerificationResult:
+    """Poll until all checks pass, the outcome is decided, or `timeout_s`; `evidence` adds "before" values."""
+    say = progress or (lambda _line: None)
+    since = parse_time(started_at) or dt.datetime.now(dt.UTC)
+    begun = dt.datetime.now(dt.UTC)
+    deadline = time.monotonic() + timeout_s
+    probe = _Probe(ctx, plan, triage, since - CLOCK_SKEW, trigger_alarm, (evidence or {}).get("service") or {})
+    polls, wait = 0, max(poll_s, 0.05)
+    while True:
+        polls += 1
+        checks = probe.checks()
+        failing = [c.name for c in checks if not c.ok]
+        say(f"verify poll {polls}: " + ("all checks pass" if not failing else "not yet: " + ", ".join(failing)))
+        remaining = deadline - time.monotonic()
+        if not failing or probe.decided or remaining <= 0:
+            break
+        time.sleep(min(wait, remaining))
+        wait = min(wait * BACKOFF, MAX_POLL_S)
+    ok = not failing
+    next_step = "" if ok else probe.next_step(checks, timeout_s)
+    if not ok:
+        say(f"verification failed: {', '.join(failing)}; next: {next_step}")
+    return VerificationResult(ok=ok, checks=checks, started_at=begun.isoformat(),
+                              finished_at=dt.datetime.now(dt.UTC).isoformat(), polls=polls, next_step=next_step)
+
+
+class _Probe:
+    """One verification's reads and checks."""
+
+    def __init__(self, ctx: AwsContext, plan: Plan, triage: TriageResult, since: dt.datetime,
+                 trigger_alarm: str | None, before: dict[str, Any]):
+        self.ctx, self.plan, self.since, self.alarm = ctx, plan, since, trigger_alarm
+        self.cause = triage.root_cause.category
+        self.cluster, self.service = plan.target["cluster"], plan.target["service"]
+        self.expect = _Expectations(plan)
+        self.before = before
+        self.decided = False  # True once waiting longer cannot change the answer
+        self.svc: dict[str, Any] = {}
+        self.alarm_state: str | None = None
+
+    def checks(self) -> list[CheckResult]:
+        ecs = self.ctx.client("ecs")
+        services = ecs_reads.describe_service(ecs, self.cluster, self.service).get("services") or []
+        self.svc = services[0] if services else {}
+        checks = [self._steady(), self._counts(), self._no_new_failures(ecs)]
+        if self.alarm:
+            checks.append(self._alarm_ok())
+        return checks
+
+    def _primary(self) -> dict[str, Any]:
+        return next((d for d in self.svc.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+
+    def _steady(self) -> CheckResult:
+        primary = self._primary()
+        revision = short_name(primary.get("taskDefinition"))
+        events = [e for e in self.svc.get("events") or []
+                  if (at := parse_time(e.get("createdAt"))) and at >= self.since and _STEADY.search(e.get("message"))]
+        rollout = primary.get("rolloutState") or "?"
+        if self.expect.task_definition:
+            on_target = revision == short_name(self.expect.task_definition)
+            ok = on_target and (rollout == "COMPLETED" or bool(events))
+            self.decided |= on_target and rollout == "FAILED"
+        else:
+            ok = bool(events) or (rollout == "COMPLETED" and len(self.svc.get("deployments") or []) == 1)
+        detail = (f"PRIMARY deployment {revision or '?'} rolloutState={rollout}; "
+                  f"steady-state event after the change: {'yes' if events else 'no'}")
+        before = short_name(self.before.get("taskDefinition")) if self.before else None
+        return CheckResult(name="service steady", ok=ok, detail=detail, before=before,
+                           after=f"{revision} {rollout}")
+
+    def _counts(self) -> CheckResult:
+        running, desired = self.svc.get("runningCount"), self.svc.get("desiredCount")
+        wanted = self.expect.desired if self.expect.desired is not None else desired
+        ok = bool(desired) and running == desired == wanted and not self.svc.get("pendingCount")
+        detail = f"running {running} of desired {desired}" + (f" (plan: {wanted})" if wanted != desired else "")
+        before = (f"{self.before.get('runningCount')}/{self.before.get('desiredCount')}" if self.before else None)
+        return CheckResult(name="running == desired", ok=ok, detail=detail, before=before, after=f"{running}/{desired}")
+
+    def _no_new_failures(self, ecs) -> CheckResult:
+        stopped: list[dict[str, Any]] = []
+        for arns in ecs_reads.task_arn_pages(ecs, self.cluster, self.service, "STOPPED", STOPPED_TASKS_CAP):
+            stopped += ecs_reads.describe_tasks(ecs, self.cluster, arns)
+        new = [t for t in stopped if (parse_time(t.get("stoppedAt") or t.get("stoppingAt")) or self.since) >= self.since]
+        if self.expect.task_definition:  # tasks of the old revision may still fail while they drain
+            target = short_name(self.expect.task_definition)
+            new = [t for t in new if short_name(t.get("taskDefinitionArn")) == target]
+        same = [t for t in new if same_cause(stop_cause(t), self.cause)]
+        self.decided |= bool(same)
+        lines = [f"task/{ecs_reads.short_name(t['taskArn'])[:8]}: " + "; ".join(
+            filter(None, [t.get("stoppedReason") or t.get("stopCode"), *[c.get("reason") for c in t.get("containers")
+                                                                         or []]])) for t in same[:5]]
+        detail = (f"{len(new)} task(s) stopped since the change, {len(same)} for {self.cause}"
+                  + (": " + "; ".join(lines) if lines else ""))
+        return CheckResult(name=f"no new {self.cause} stops", ok=not same, detail=detail, after=len(same))
+
+    def _alarm_ok(self) -> CheckResult:
+        answer = self.ctx.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm])
+        alarms = answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])
+        self.alarm_state = alarms[0].get("StateValue") if alarms else None
+        return CheckResult(name=f"alarm {self.alarm} OK", ok=self.alarm_state == "OK",
+                           detail=f"alarm {self.alarm} is {self.alarm_state or 'not found'}", before="ALARM",
+                           after=self.alarm_state)
+
+    def next_step(self, checks: list[CheckResult], timeout_s: float) -> str:
+        failing = {c.name for c in checks if not c.ok}
+        rollout_failed = self._primary().get("rolloutState") == "FAILED"
+        if self.expect.task_definition and (rollout_failed or f"no new {self.cause} stops" in failing):
+            older = ecs_reads.previous_active_revision(self.ctx.client("ecs"), self.expect.task_definition)
+            if older:
+                return (f"roll back further to {short_name(older)} (a new plan and approval): "
+                        f"{short_name(self.expect.task_definition)} fails too")
+            return "escalate: human needed (no older ACTIVE revision to roll back to)"
+        if f"no new {self.cause} stops" in failing:
+            return f"escalate: human needed (tasks still stop for {self.cause} after the change)"
+        if failing == {f"alarm {self.alarm} OK"}:
+            more = " or scale out by one more task (a new plan)" if self.expect.desired is not None else ""
+            return (f"the service is steady but alarm {self.alarm} is {self.alarm_state}: re-check it in a few "
+                    f"minutes{more}; if it stays, escalate: human needed")
+        return (f"escalate: human needed (the service did not reach a steady state within {int(timeout_s)} s: "
+                f"running {self.svc.get('runningCount')} of {self.svc.get('desiredCount')}; read the newest service "
+                "events and stopped tasks)")
