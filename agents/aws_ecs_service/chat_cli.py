@@ -1,0 +1,85 @@
+"""`ecs-agent chat [--thread ID]`: the conversation in a terminal, with progress lines and approval prompts.
+
+Memory: PostgreSQL when DATABASE_URL is set, else a SQLite file in the user's data directory, so
+`--thread` continues a conversation after a restart. Approval decisions and the audit log of
+writes are kept beside it.
+"""
+from __future__ import annotations
+
+import getpass
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+PROMPT = "you> "
+EXIT_WORDS = {"exit", "quit", "bye", ":q"}
+
+
+def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = input,
+             print_fn: Callable[[str], None] = print, sqlite_path: str | None = None,
+             verify_timeout_s: float | None = None) -> int:
+    from .aws.audit_log import LocalAuditLog
+    from .config import ECSDeepAgentConfig
+    from .graph import CHAT_VERIFY_TIMEOUT_S, Dependencies, build_graph
+    from .memory import data_dir, default_sqlite_path, open_memory
+    from .operations.approvals import LocalApprovalStore
+
+    config = ECSDeepAgentConfig.load()
+    memory = open_memory(config.database_url, sqlite_path=sqlite_path or default_sqlite_path())
+    print_fn(f"[{memory.notice}]")
+    deps = Dependencies(config=config, approvals=LocalApprovalStore(data_dir() / "approvals.json"),
+                        audit=LocalAuditLog(data_dir() / "audit.jsonl"),
+                        verify_timeout_s=verify_timeout_s or CHAT_VERIFY_TIMEOUT_S, verify_poll_s=1.0)
+    graph = build_graph(deps).compile(checkpointer=memory.saver)
+    thread = thread_id or f"chat-{uuid.uuid4().hex[:12]}"
+    run_config = {"configurable": {"thread_id": thread}}
+    resumed = bool(graph.get_state(run_config).values.get("messages"))
+    print_fn(f"{'continuing' if resumed else 'new'} conversation {thread} (continue later with "
+             f"`ecs-agent chat --thread {thread}`); model: {config.model_name}; type 'exit' to leave")
+    try:
+        while True:
+            try:
+                text = input_fn(PROMPT).strip()
+            except EOFError:
+                break
+            if not text:
+                continue
+            if text.lower() in EXIT_WORDS:
+                break
+            payload: Any = {"messages": [{"role": "user", "content": text}]}
+            while payload is not None:
+                payload = _turn(graph, payload, run_config, input_fn, print_fn)
+    except KeyboardInterrupt:
+        print_fn("")
+    finally:
+        memory.close()
+    return 0
+
+
+def _turn(graph: Any, payload: Any, run_config: dict[str, Any], input_fn: Callable[[str], str],
+          print_fn: Callable[[str], None]) -> Any:
+    """Stream one run; print progress and the reply. Returns the resume Command when an approval was asked."""
+    from langgraph.types import Command
+
+    pending = None
+    # durability="exit": one checkpoint per turn (and at an approval prompt), not one per node
+    for mode, chunk in graph.stream(payload, run_config, stream_mode=["updates", "custom"], durability="exit"):
+        if mode == "custom" and isinstance(chunk, dict) and chunk.get("progress"):
+            print_fn(f"  … {chunk['progress']}")
+        elif mode == "updates":
+            for node, update in chunk.items():
+                if node == "__interrupt__":
+                    pending = update[0].value
+                elif node == "reply" and update and update.get("messages"):
+                    print_fn(f"agent> {update['messages'][-1].content}")
+    if pending is None:
+        return None
+    print_fn(f"agent> Plan {pending['plan_hash'][:12]}: {pending['title']} (risk {pending['risk']})")
+    for step in pending.get("steps") or []:
+        print_fn(f"         {step}")
+    try:
+        answer = input_fn("Approve this change? [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+    decision = "approve" if answer in ("y", "yes") else "reject"
+    return Command(resume={"decision": decision, "by": getpass.getuser()})

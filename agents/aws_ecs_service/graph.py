@@ -1,0 +1,397 @@
+"""The supervisor graph: contextualizer -> operations -> reply.
+
+    contextualize ─┬─ clarify / explain ───────────────────────────────────────────────┐
+                   ├─ triage ─ planner ─┬─ approval ─┬─ remediator ─ verifier ─ reporter ┤
+                   │                    │            └─ (rejected) ─────────── reporter ┤
+                   │                    └──────────────────────────────────────────────┤
+                   ├─ planner (fix on known findings)                                  ├─ reply
+                   ├─ reporter                                                         │
+                   └─ answer (read-only question) ─────────────────────────────────────┘
+
+Rules find the cause, the model explains it: the model is asked for context extraction,
+explanations and read-only answers, never given a write. Every write is a step of an
+approved plan that the remediator hands to the policy guard. The approval `interrupt()` is
+the first thing its node does (a resumed node runs again from the top), and the graph is
+resumed with `Command(resume={"decision": "approve" | "reject", "by": "<who>"})`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from . import contextualizer as ctxr
+from . import llm
+from .aws.audit_log import AuditLog, LocalAuditLog
+from .aws.session import AwsContext
+from .config import ECSDeepAgentConfig
+from .diagnosis.errors import TriageError
+from .diagnosis.result import TriageResult
+from .operations.approvals import AlreadyDecided, ApprovalStore, LocalApprovalStore
+from .operations.plan_model import Approval, Incident, Plan, VerificationResult
+from .operations.triage import compact_evidence, incident_id_for, triage_service
+from .replies import compose_reply
+from .state import AgentState, summary_line
+
+log = logging.getLogger(__name__)
+
+CHAT_VERIFY_TIMEOUT_S = 300
+CHAT_VERIFY_POLL_S = 5.0
+_TARGETED = ("diagnose", "fix", "monitor", "report")
+
+
+@dataclass
+class Dependencies:
+    """What the nodes use besides the state: settings, model, approval store, audit log, service listing."""
+
+    config: ECSDeepAgentConfig
+    chat_model: Any = None  # built on first use from config.model_name unless given
+    approvals: ApprovalStore = field(default_factory=LocalApprovalStore)
+    audit: AuditLog = field(default_factory=LocalAuditLog)
+    verify_timeout_s: float = CHAT_VERIFY_TIMEOUT_S
+    verify_poll_s: float = CHAT_VERIFY_POLL_S
+    list_services: Callable[[ECSDeepAgentConfig], list[Any]] | None = None  # default: discovery
+
+    def settings(self, config: RunnableConfig | None) -> ECSDeepAgentConfig:
+        """The agent's config with this run's LangGraph `configurable` on top (unknown keys ignored)."""
+        configurable = (config or {}).get("configurable") or {}
+        update = {k: v for k, v in configurable.items() if k in ECSDeepAgentConfig.model_fields and v is not None}
+        return self.config.model_validate({**self.config.model_dump(), **update}) if update else self.config
+
+    def model(self, settings: ECSDeepAgentConfig) -> Any:
+        if settings.offline:
+            return None
+        if settings.model_name != self.config.model_name:
+            return llm.make_chat_model(settings)
+        if self.chat_model is None:
+            self.chat_model = llm.make_chat_model(self.config)
+        return self.chat_model
+
+    def services(self, settings: ECSDeepAgentConfig, region: str | None) -> list[Any]:
+        scoped = settings.model_copy(update={"aws_region": region}) if region else settings
+        if self.list_services is not None:
+            return self.list_services(scoped)
+        from .discovery.factory import build_discovery
+
+        try:
+            return build_discovery(scoped).services.list_services()
+        except Exception as exc:  # noqa: BLE001 - no listing (credentials, network): ask rather than fail the turn
+            log.warning("could not list ECS services: %s", exc)
+            return []
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _progress() -> Callable[[str], None]:
+    write = get_stream_writer()
+    return lambda line: write({"progress": line})
+
+
+def _last_user_text(state: AgentState) -> str:
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return str(message.content if isinstance(message.content, str) else message.text)
+    return ""
+
+
+def _aws(settings: ECSDeepAgentConfig, context: dict[str, Any]) -> AwsContext:
+    return AwsContext(region=context.get("region") or settings.aws_region, profile=settings.aws_profile)
+
+
+def _same_target(findings: dict[str, Any] | None, context: dict[str, Any]) -> bool:
+    target = (findings or {}).get("target") or {}
+    return bool(target) and (target.get("cluster"), target.get("service")) == (context.get("cluster"),
+                                                                              context.get("service"))
+
+
+def _route(state: AgentState) -> str:
+    return state["turn"]["route"]
+
+
+def _changed(state: AgentState, context: dict[str, Any]) -> dict[str, Any]:
+    """Write the context only when it changed: every write is stored again by the checkpointer."""
+    return {"context": context} if context != state.get("context") else {}
+
+
+def _turn(state: AgentState, **changes: Any) -> dict[str, Any]:
+    """This turn's scratch values (route, prepared reply, notes) live in one channel: one write per node."""
+    return {"turn": {**(state.get("turn") or {}), **changes}}
+
+
+def build_graph(deps: Dependencies) -> StateGraph:
+    """The uncompiled graph; compile it with a checkpointer (memory.open_memory / aopen_memory)."""
+
+    # ---- contextualizer -------------------------------------------------------------------------------
+    def contextualize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        settings = deps.settings(config)
+        text = _last_user_text(state)
+        previous = dict(state.get("context") or {})
+        pending = (state.get("turn") or {}).get("pending_question")
+        if pending and (choice := ctxr.pick_candidate(text, pending.get("candidates") or [])):
+            context = {**previous, **choice}
+            return {"context": context, "turn": {"route": _intent_route(context, state)}}  # the answer names one
+
+        draft = ctxr.extract(text)
+        model = deps.model(settings)
+        if model is not None:
+            try:
+                draft = ctxr.with_model_refinement(draft, llm.refine_context(model, text, draft))
+            except llm.ModelUnavailable:
+                pass  # the rules' reading stands
+        preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
+        context = ctxr.merge(previous, draft)
+        intent = draft.get("intent")
+        refines = any(k in draft for k in ("started_after", "symptoms", "cluster", "service", "region", "environment"))
+        if intent is None:
+            if refines and (previous.get("intent") or "diagnose") != "question":
+                intent = "diagnose"  # a follow-up about the incident: look again with what we now know
+            elif state.get("findings") and preferences != (state.get("preferences") or {}):
+                return {"context": context, "preferences": preferences, "turn": {"route": "explain"}}
+            else:
+                intent = previous.get("intent") or ("diagnose" if context.get("service") else "question")
+        context["intent"] = intent
+        update: dict[str, Any] = {"preferences": preferences} if preferences != state.get("preferences") else {}
+
+        if not (context.get("cluster") and context.get("service")):
+            context, candidates = ctxr.resolve_target(context, text, lambda: deps.services(settings,
+                                                                                        context.get("region")))
+            ambiguous = len(candidates) > 1
+            if not (context.get("cluster") and context.get("service")) and (intent in _TARGETED or ambiguous):
+                question = ctxr.clarifying_question(candidates, context)
+                return {**update, **_changed(state, context), "turn": {
+                    "route": "clarify", "reply_text": question,
+                    "pending_question": {"text": question, "candidates": candidates[:ctxr.MAX_CANDIDATES_SHOWN]}}}
+        return {**update, **_changed(state, context), "turn": {"route": _intent_route(context, state)}}
+
+    def _intent_route(context: dict[str, Any], state: AgentState) -> str:
+        intent = context.get("intent") or "diagnose"
+        # findings of this target whose plans nobody decided yet; after a decision (final), a new ask looks again
+        decided = any(a.get("incident_id") == state.get("incident_id") for a in state.get("approvals") or [])
+        known = _same_target(state.get("findings"), context) and not decided
+        if intent == "question":
+            return "answer"
+        if intent == "fix" and known:
+            return "plan"
+        if intent == "report" and known:
+            return "report"
+        return "triage"
+
+    # ---- operations -----------------------------------------------------------------------------------
+    def triage(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        settings = deps.settings(config)
+        context = state["context"]
+        cluster, service = context["cluster"], context["service"]
+        try:
+            findings, evidence = triage_service(_aws(settings, context), cluster, service, context.get("since_s"),
+                                                settings.allow_sensitive_data, _progress())
+        except TriageError as exc:
+            return _turn(state, route="reply", reply_text=f"I could not check {cluster}/{service}: {exc}")
+        update: dict[str, Any] = {"findings": findings, "evidence": compact_evidence(evidence),
+                                  "incident_id": incident_id_for(cluster, service), "plans": [], "chosen_plan": None,
+                                  "audit": [], "verification": None}
+        explanation, note = _explain(deps.model(settings), findings, state.get("preferences") or {})
+        return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
+
+    def planner(state: AgentState) -> dict[str, Any]:
+        from .operations.planner import build_plans
+
+        result = TriageResult.model_validate(state["findings"])
+        prefs = state.get("preferences") or {}
+        plans = build_plans(result, state.get("evidence") or {}, state["incident_id"],
+                            {k: prefs[k] for k in ("risk", "deadline", "tone") if prefs.get(k)})
+        chosen = _chosen_option(_last_user_text(state), plans)
+        intent = state["context"].get("intent")
+        if intent == "fix" and plans[chosen].requires_write:
+            route = "approval"
+        else:
+            route = "report" if intent == "report" else "reply"
+        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen, **_turn(state, route=route)}
+
+    def approval(state: AgentState) -> dict[str, Any]:
+        plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
+        # Nothing before this line may change anything: on resume the node runs again from the top.
+        answer = interrupt({
+            "type": "approval", "incident_id": plan.incident_id, "plan_hash": plan.plan_hash, "title": plan.title,
+            "summary": plan.summary, "risk": plan.risk, "steps": [s.api_call for s in plan.steps],
+            "question": f"Approve plan {plan.plan_hash[:12]} ({plan.title}, risk {plan.risk})? Resume with "
+                        '{"decision": "approve"} or {"decision": "reject"}.'})
+        decision, by = _decision(answer)
+        wanted = Approval(plan_hash=plan.plan_hash, incident_id=plan.incident_id, decision=decision, decided_by=by,
+                          decided_at=_now(), channel="chat")
+        try:
+            recorded = deps.approvals.record(wanted)
+        except AlreadyDecided as exc:
+            recorded = exc.existing  # a decision is final: the first one stands
+        return {"approvals": [*(state.get("approvals") or []), recorded.model_dump(mode="json")],
+                **_turn(state, route="remediate" if recorded.decision == "approved" else "report")}
+
+    def remediator(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        from .aws.policy_guard import SKIPPED, PolicyGuard
+        from .operations.remediator import remediate
+
+        settings = deps.settings(config)
+        plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
+        approved = Approval.model_validate(state["approvals"][-1])
+        if deps.approvals.get(plan.incident_id, plan.plan_hash) is None:
+            # resumed in a process whose store did not see the decision (in-memory store): the thread's
+            # checkpoint holds it, so it is recorded again before the guard looks for it
+            deps.approvals.record(approved)
+        guard = PolicyGuard(_aws(settings, state["context"]), allow_write=settings.allow_write,
+                            approvals=deps.approvals, audit=deps.audit)
+        changed_at = _now()
+        entries = remediate(plan, guard, actor=f"ecs-agent chat (approved by {approved.decided_by})",
+                            progress=_progress())
+        applied = bool(entries) and all(e.allowed and e.result in ("ok", SKIPPED) for e in entries)
+        return {"audit": [e.model_dump(mode="json") for e in entries], "changed_at": changed_at,
+                **_turn(state, route="verify" if applied else "report")}
+
+    def verifier(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        from .operations.verifier import verify
+
+        settings = deps.settings(config)
+        plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
+        evidence = state.get("evidence") or {}
+        alarms = [a["AlarmName"] for a in evidence.get("alarms") or [] if a.get("StateValue") == "ALARM"]
+        result = verify(_aws(settings, state["context"]), plan, TriageResult.model_validate(state["findings"]),
+                        state["changed_at"], timeout_s=deps.verify_timeout_s, poll_s=deps.verify_poll_s,
+                        progress=_progress(), trigger_alarm=alarms[0] if alarms else None, evidence=evidence)
+        return {"verification": result.model_dump(mode="json"), **_turn(state, route="report")}
+
+    def reporter(state: AgentState) -> dict[str, Any]:
+        incident = _incident(state)
+        if state["context"].get("intent") == "report":
+            from .reports.summary_report import render_summary_report
+
+            return _turn(state, outcome=incident.status, reply_text=render_summary_report(incident), route="reply")
+        return _turn(state, outcome=incident.status, route="reply")
+
+    def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        from .operations.answers import ReadTools, offline_answer
+
+        settings = deps.settings(config)
+        context, text = state["context"], _last_user_text(state)
+
+        def tools() -> ReadTools:
+            return ReadTools(_aws(settings, context), settings.allow_sensitive_data)
+
+        model = deps.model(settings)
+        if model is not None:
+            try:
+                return _turn(state, route="reply", reply_text=llm.answer_with_tools(
+                    model, text, context, tools().langchain_tools(), state.get("findings")))
+            except llm.ModelUnavailable as exc:
+                note = llm.unavailable_line(str(exc))
+                return _turn(state, route="reply",
+                             reply_text=f"{offline_answer(text, context, state.get('findings'), tools)}\n\n{note}")
+        try:
+            return _turn(state, route="reply", reply_text=offline_answer(text, context, state.get("findings"), tools))
+        except TriageError as exc:
+            return _turn(state, route="reply", reply_text=f"I could not read that: {exc}")
+
+    # ---- reply --------------------------------------------------------------------------------------
+    def reply(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        turn = dict(state.get("turn") or {})
+        update: dict[str, Any] = {}
+        if turn.get("reply_text"):
+            text = turn.pop("reply_text")
+        else:
+            if turn.get("route") == "explain":
+                update["explanation"], turn["model_note"] = _explain(deps.model(deps.settings(config)),
+                                                                     state["findings"], state.get("preferences") or {})
+            text = compose_reply({**state, **update, **turn}, allow_write=deps.settings(config).allow_write)
+        user = _last_user_text(state)
+        return {**update, "messages": [AIMessage(text)], "turn": turn,
+                "summary": [summary_line("user", user), summary_line("agent", text)]}
+
+    graph = StateGraph(AgentState)
+    for name, node in (("contextualize", contextualize), ("triage", triage), ("planner", planner),
+                       ("approval", approval), ("remediator", remediator), ("verifier", verifier),
+                       ("reporter", reporter), ("answer", answer), ("reply", reply)):
+        graph.add_node(name, node)
+    graph.add_edge(START, "contextualize")
+    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "reply", "triage": "triage",
+                                                          "plan": "planner", "report": "reporter",
+                                                          "answer": "answer"})
+    graph.add_conditional_edges("triage", _route, {"plan": "planner", "reply": "reply"})
+    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
+    graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter"})
+    graph.add_conditional_edges("remediator", _route, {"verify": "verifier", "report": "reporter"})
+    graph.add_edge("verifier", "reporter")
+    graph.add_edge("reporter", "reply")
+    graph.add_edge("answer", "reply")
+    graph.add_edge("reply", END)
+    return graph
+
+
+def _explain(model: Any, findings: dict[str, Any], preferences: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the model's explanation, or None; the "explanation unavailable" note when the model failed)."""
+    if model is None:
+        return None, None
+    try:
+        return llm.explain_findings(model, findings, preferences), None
+    except llm.ModelUnavailable as exc:
+        return None, llm.unavailable_line(str(exc))
+
+
+def _chosen_option(text: str, plans: list[Plan]) -> int:
+    """The option the user named ("option 2", "the rollback", "scale out"), else the recommended one."""
+    import re
+
+    lowered = text.lower()
+    if (m := re.search(r"\b(?:option|plan|number|#)\s*(\d)\b", lowered)) and 0 < int(m.group(1)) <= len(plans):
+        return int(m.group(1)) - 1
+    for i, plan in enumerate(plans):
+        if plan.option.replace("-", " ") in lowered.replace("-", " ") or (
+                plan.option == "rollback" and re.search(r"\broll ?back\b", lowered)):
+            return i
+    return 0
+
+
+def _decision(answer: Any) -> tuple[str, str]:
+    """The resume value -> ("approved" | "rejected", who). Anything but an explicit approve is a rejection."""
+    if isinstance(answer, dict):
+        word, by = str(answer.get("decision", "")), str(answer.get("by") or "chat user")
+    else:
+        word, by = str(answer), "chat user"
+    approved = word.strip().lower() in ("approve", "approved", "yes", "y")
+    return ("approved" if approved else "rejected"), by
+
+
+def _incident(state: AgentState) -> Incident:
+    plans = [Plan.model_validate(p) for p in state.get("plans") or []]
+    chosen = plans[state["chosen_plan"]] if plans and state.get("chosen_plan") is not None else None
+    approvals = [Approval.model_validate(a) for a in state.get("approvals") or []
+                 if chosen and a["plan_hash"] == chosen.plan_hash]
+    verification = VerificationResult.model_validate(state["verification"]) if state.get("verification") else None
+    audit = state.get("audit") or []
+    if approvals and approvals[-1].decision != "approved":
+        status = "rejected"
+    elif verification is not None:
+        status = "resolved" if verification.ok else "failed"
+    elif audit:
+        status = "failed"  # the remediation stopped before verification: refused or failed
+    elif chosen and not chosen.requires_write:
+        status = "no-action"
+    else:
+        status = "open"
+    findings = state.get("findings") or {}
+    return Incident(incident_id=state.get("incident_id") or "chat", target=findings.get("target") or {},
+                    trigger="chat", opened_at=(findings.get("window") or {}).get("end") or _now(), status=status,
+                    triage=findings or None, plans=plans, chosen_plan_hash=chosen.plan_hash if chosen else None,
+                    approvals=approvals, audit=audit, verification=verification)
+
+
+def make_graph(config: RunnableConfig | None = None):
+    """Graph factory for `langgraph dev` / LangGraph Platform (they bring their own checkpointer)."""
+    settings = ECSDeepAgentConfig.load(configurable=(config or {}).get("configurable"))
+    return build_graph(Dependencies(config=settings)).compile()
