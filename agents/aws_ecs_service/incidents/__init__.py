@@ -1,0 +1,1 @@
+"""Incidents in the serverless runtime: event intake, incident keys, PostgreSQL stores, workflow steps."""

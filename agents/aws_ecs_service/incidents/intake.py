@@ -1,0 +1,207 @@
+"""EventBridge event -> incident request (cluster, service, trigger, time), or a reason to drop it.
+
+Pure functions over the parser models plus a small in-memory de-duplicator; starting the
+execution is `starter.py`. Nothing here imports LangChain or psycopg: intake must start fast.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import events as ev
+from .keys import incident_id
+
+# Stop codes that are not failures (§3/§4.5); ServiceSchedulerInitiated counts only for health-check replacements.
+_BENIGN_STOP_CODES = {"UserInitiated"}
+_SCALING_PREFIX = "Scaling activity initiated by"
+_HEALTH_WORDS = ("health check", "health checks")
+_ACT_ON_EVENT_TYPES = {"WARN", "ERROR"}
+
+
+class Trigger(BaseModel):
+    kind: str  # deployment-failed | service-action | task-stopped | alarm
+    summary: str
+    event_id: str
+    at: str  # ISO, the event's time
+    alarm_name: str | None = None
+
+
+class IncidentRequest(BaseModel):
+    incident_id: str
+    region: str
+    cluster: str
+    service: str
+    trigger: Trigger
+
+
+class Dropped(BaseModel):
+    reason: str
+    detail_type: str | None = None
+    event_id: str | None = None
+
+
+def _arn_resource(arn: str) -> tuple[str, list[str]] | None:
+    """("service", ["prod", "api"]) for arn:aws:ecs:r:a:service/prod/api; None when not an ARN."""
+    parts = (arn or "").split(":", 5)
+    if len(parts) < 6 or not parts[5]:
+        return None
+    kind, _, rest = parts[5].partition("/")
+    return kind, [p for p in rest.split("/") if p]
+
+
+def cluster_from_arn(arn: str | None) -> str | None:
+    found = _arn_resource(arn or "")
+    return found[1][0] if found and found[0] == "cluster" and found[1] else None
+
+
+def service_from_arn(arn: str) -> tuple[str | None, str | None]:
+    """(cluster, service) from a service ARN: new format service/<cluster>/<service>, legacy service/<service>."""
+    found = _arn_resource(arn)
+    if not found or found[0] != "service" or not found[1]:
+        return None, None
+    names = found[1]
+    return (names[0], names[1]) if len(names) >= 2 else (None, names[0])
+
+
+def task_cluster_from_arn(arn: str) -> str | None:
+    """New task ARNs are task/<cluster>/<id>; legacy ones (task/<id>) carry no cluster."""
+    found = _arn_resource(arn)
+    return found[1][0] if found and found[0] == "task" and len(found[1]) >= 2 else None
+
+
+class Normaliser:
+    """Turns raw events into incident requests. `allowed_clusters` empty means every cluster."""
+
+    def __init__(self, allowed_clusters: list[str] | None = None, dedupe_capacity: int = 10_000):
+        self.allowed = {c for c in (allowed_clusters or []) if c}
+        self._seen_tasks: OrderedDict[tuple[str, int | None], None] = OrderedDict()
+        self._capacity = dedupe_capacity
+
+    def normalise(self, raw: Any) -> IncidentRequest | Dropped:
+        if not isinstance(raw, dict):
+            return Dropped(reason="not a JSON object")
+        detail_type = raw.get("detail-type")
+        model = ev.MODELS.get(detail_type)
+        if model is None:
+            return Dropped(reason="not an incident event kind", detail_type=str(detail_type), event_id=raw.get("id"))
+        try:
+            event = model.model_validate(raw)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+            return Dropped(reason=f"unparseable {detail_type} event ({fields})", detail_type=detail_type,
+                           event_id=raw.get("id"))
+        handler = {
+            ev.DEPLOYMENT: self._deployment, ev.SERVICE_ACTION: self._service_action,
+            ev.TASK: self._task, ev.ALARM: self._alarm,
+        }[detail_type]
+        return handler(event)
+
+    # -- the four kinds -----------------------------------------------------------------------------
+    def _deployment(self, event: ev.DeploymentEvent) -> IncidentRequest | Dropped:
+        d = event.detail
+        if d.event_name != "SERVICE_DEPLOYMENT_FAILED":
+            return self._drop(event, f"deployment event {d.event_name} is not a failure")
+        # No clusterArn in deployment events: the service ARN in resources[0] names both.
+        cluster, service = service_from_arn(event.resources[0] if event.resources else "")
+        cluster = cluster or self._only_cluster()
+        if not (cluster and service):
+            return self._drop(event, "deployment event without a service ARN that names the cluster "
+                                     f"({event.resources[:1]}); legacy ARNs need exactly one ALLOWED_CLUSTERS entry")
+        summary = f"{d.event_name} ({d.deployment_id or '?'}): {d.reason or 'no reason given'}"
+        return self._request(event, cluster, service, "deployment-failed", summary)
+
+    def _service_action(self, event: ev.ServiceActionEvent) -> IncidentRequest | Dropped:
+        d = event.detail
+        if d.event_type not in _ACT_ON_EVENT_TYPES:
+            return self._drop(event, f"service action {d.event_type} {d.event_name} is informational")
+        arn_cluster, service = service_from_arn(event.resources[0] if event.resources else "")
+        cluster = cluster_from_arn(d.cluster_arn) or arn_cluster
+        if not (cluster and service):
+            return self._drop(event, f"service action without a service/cluster ({event.resources[:1]})")
+        summary = f"{d.event_type} {d.event_name}" + (f": {d.reason}" if d.reason else "")
+        return self._request(event, cluster, service, "service-action", summary)
+
+    def _task(self, event: ev.TaskStateEvent) -> IncidentRequest | Dropped:
+        d = event.detail
+        stopped = d.last_status == "STOPPED" or (d.desired_status == "STOPPED" and bool(d.stop_code))
+        if not stopped:
+            return self._drop(event, f"task {d.last_status}/{d.desired_status} has not stopped")
+        if not (d.group or "").startswith("service:"):
+            return self._drop(event, f"task of group {d.group!r} belongs to no service")
+        why_benign = self._benign_stop(d)
+        if why_benign:
+            return self._drop(event, why_benign)
+        key = (d.task_arn, d.version)
+        if key in self._seen_tasks:
+            return self._drop(event, f"duplicate task event {d.task_arn} version {d.version}")
+        self._remember(key)
+        cluster = cluster_from_arn(d.cluster_arn) or task_cluster_from_arn(d.task_arn) or self._only_cluster()
+        if not cluster:
+            return self._drop(event, "task event without a cluster")
+        service = (d.group or "").removeprefix("service:")
+        reasons = [c.reason for c in d.containers if c.reason]
+        summary = f"task {d.task_arn.rsplit('/', 1)[-1]} stopped ({d.stop_code}): {d.stopped_reason or '?'}" + (
+            f"; {reasons[0]}" if reasons else "")
+        return self._request(event, cluster, service, "task-stopped", summary)
+
+    def _alarm(self, event: ev.AlarmEvent) -> IncidentRequest | Dropped:
+        d = event.detail
+        if d.state.value != "ALARM":
+            return self._drop(event, f"alarm {d.alarm_name} went to {d.state.value}, not ALARM")
+        found = alarm_target(d)
+        if not found:
+            kind = "composite alarm" if d.configuration.alarm_rule else "alarm"
+            children = [a.get("arn", "?") for a in d.state.reason_data.get("triggeringAlarms") or []]
+            return self._drop(event, f"{kind} {d.alarm_name} does not point at an ECS service (no ClusterName + "
+                                     "ServiceName dimensions or tags)" + (f"; child alarms {children}" if children else ""))
+        cluster, service = found
+        summary = f"alarm {d.alarm_name} in ALARM: {d.state.reason or ''}".strip()
+        return self._request(event, cluster, service, "alarm", summary, alarm_name=d.alarm_name)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _benign_stop(d: ev.TaskDetail) -> str | None:
+        reason = d.stopped_reason or ""
+        if d.stop_code in _BENIGN_STOP_CODES:
+            return f"task stopped by a user ({d.stop_code})"
+        if reason.startswith(_SCALING_PREFIX):
+            return "task stopped by scaling"
+        if d.stop_code == "ServiceSchedulerInitiated" and not any(w in reason.lower() for w in _HEALTH_WORDS):
+            return f"task replaced by the scheduler: {reason or 'no reason'}"
+        return None
+
+    def _remember(self, key: tuple[str, int | None]) -> None:
+        self._seen_tasks[key] = None
+        while len(self._seen_tasks) > self._capacity:
+            self._seen_tasks.popitem(last=False)
+
+    def _only_cluster(self) -> str | None:
+        return next(iter(self.allowed)) if len(self.allowed) == 1 else None
+
+    def _request(self, event: Any, cluster: str, service: str, kind: str, summary: str,
+                 alarm_name: str | None = None) -> IncidentRequest | Dropped:
+        if self.allowed and cluster not in self.allowed:
+            return self._drop(event, f"cluster {cluster} is not in ALLOWED_CLUSTERS")
+        at: dt.datetime = event.time
+        trigger = Trigger(kind=kind, summary=summary[:500], event_id=event.id, at=at.isoformat(), alarm_name=alarm_name)
+        return IncidentRequest(incident_id=incident_id(event.region, cluster, service, at), region=event.region,
+                               cluster=cluster, service=service, trigger=trigger)
+
+    @staticmethod
+    def _drop(event: Any, reason: str) -> Dropped:
+        return Dropped(reason=reason, detail_type=event.detail_type, event_id=event.id)
+
+
+def alarm_target(detail: ev.AlarmDetail) -> tuple[str, str] | None:
+    """(cluster, service) from any metric row's dimensions (metric math included), else from alarm tags."""
+    for row in detail.configuration.metrics:
+        dims = row.metric_stat.metric.dimensions if row.metric_stat else {}
+        if dims.get("ClusterName") and dims.get("ServiceName"):
+            return dims["ClusterName"], dims["ServiceName"]
+    tags = detail.alarm_tags
+    if tags.get("ClusterName") and tags.get("ServiceName"):
+        return tags["ClusterName"], tags["ServiceName"]
+    return None
