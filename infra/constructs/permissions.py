@@ -1,0 +1,96 @@
+"""What the agent may do in the account: ECS/Logs/CloudWatch reads, ECS writes, Bedrock invocations."""
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+
+from ..nag import acknowledge_wildcards
+
+# Read-only calls of the triage engine. Most ECS Describe/List calls and the CloudWatch/Logs reads
+# have no resource-level permissions, hence "*" (reads only).
+READ_ACTIONS = [
+    "ecs:Describe*", "ecs:List*",
+    "logs:GetLogEvents", "logs:FilterLogEvents",
+    "cloudwatch:Get*", "cloudwatch:Describe*",
+]
+WRITE_ACTIONS = ["ecs:UpdateService", "ecs:StopTask", "ecs:RunTask"]
+BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# System-defined (cross-region) inference profile ids start with a geography.
+_PROFILE_ID = re.compile(r"^(?P<geo>us|us-gov|eu|apac|jp|au|ca|global)\.(?P<model>.+)$")
+
+
+def _ecs_arn(kind: str, rest: str) -> str:
+    return f"arn:{Aws.PARTITION}:ecs:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/{rest}"
+
+
+def _nag_ecs(kind: str, rest: str) -> str:
+    return f"Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:{kind}/{rest}"
+
+
+def allow_reads(role: iam.Role) -> None:
+    role.add_to_policy(iam.PolicyStatement(sid="TriageReadOnly", actions=READ_ACTIONS, resources=["*"]))
+    acknowledge_wildcards(
+        role, "Read-only triage calls: ECS Describe/List and CloudWatch Get/Describe cover the engine's reads, and "
+        "most of them (ListClusters, DescribeTaskDefinition, GetMetricData, DescribeAlarms, log reads) have no "
+        "resource-level permissions.",
+        "Action::ecs:Describe*", "Action::ecs:List*", "Action::cloudwatch:Get*", "Action::cloudwatch:Describe*",
+        "Resource::*")
+
+
+def allow_writes(role: iam.Role, clusters: list[str], task_role_arns: list[str]) -> None:
+    """UpdateService/StopTask on the services and tasks of `clusters`; RunTask only into those clusters."""
+    cluster_arns = [_ecs_arn("cluster", c) for c in clusters]
+    passable = task_role_arns or [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"]
+    for statement in (
+        iam.PolicyStatement(sid="RemediateServices", actions=["ecs:UpdateService"],
+                            resources=[_ecs_arn("service", f"{c}/*") for c in clusters]),
+        iam.PolicyStatement(sid="RemediateTasks", actions=["ecs:StopTask"],
+                            resources=[_ecs_arn("task", f"{c}/*") for c in clusters]),
+        # RunTask's resource is the task definition; the cluster is a condition key.
+        iam.PolicyStatement(sid="RemediateRunTask", actions=["ecs:RunTask"],
+                            resources=[_ecs_arn("task-definition", "*:*")],
+                            conditions={"ArnEquals": {"ecs:cluster": cluster_arns}}),
+        iam.PolicyStatement(sid="PassTaskRoles", actions=["iam:PassRole"], resources=passable,
+                            conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
+    ):
+        role.add_to_policy(statement)
+    acknowledge_wildcards(
+        role, "Writes are limited to the services and tasks of the clusters named in writeClusters (names are "
+        "known, service and task ids are not); RunTask only with ecs:cluster in those clusters; PassRole only to "
+        "ecs-tasks.amazonaws.com (narrow it with -c taskRoleArns=...).",
+        *[_nag_ecs("service", f"{c}/*") for c in clusters], *[_nag_ecs("task", f"{c}/*") for c in clusters],
+        _nag_ecs("task-definition", "*:*"), "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*")
+
+
+def allow_bedrock(role: iam.Role, model_id: str) -> None:
+    """InvokeModel on the chosen model, or on an inference profile and the model it routes to."""
+    for statement in bedrock_statements(model_id):
+        role.add_to_policy(statement)
+    acknowledge_wildcards(
+        role, "An inference profile routes to the same foundation model in several regions of its geography; the "
+        "foundation-model grant is conditioned on bedrock:InferenceProfileArn being the chosen profile.",
+        {"regex": "/^Resource::arn:<AWS::Partition>:bedrock:\\*::foundation-model\\/.*$/"})
+
+
+def bedrock_statements(model_id: str) -> list[iam.PolicyStatement]:
+    if model_id.startswith("arn:"):
+        # An application inference profile: the foundation models behind it are reachable only through it.
+        return [
+            iam.PolicyStatement(sid="InvokeProfile", actions=BEDROCK_ACTIONS, resources=[model_id]),
+            iam.PolicyStatement(sid="InvokeThroughProfile", actions=BEDROCK_ACTIONS,
+                                resources=[f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*"],
+                                conditions={"StringEquals": {"bedrock:InferenceProfileArn": model_id}}),
+        ]
+    profile = _PROFILE_ID.match(model_id)
+    if profile:
+        profile_arn = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model_id}"
+        return [
+            iam.PolicyStatement(sid="InvokeProfile", actions=BEDROCK_ACTIONS, resources=[profile_arn]),
+            iam.PolicyStatement(sid="InvokeThroughProfile", actions=BEDROCK_ACTIONS,
+                                resources=[f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{profile['model']}"],
+                                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}}),
+        ]
+    return [iam.PolicyStatement(sid="InvokeModel", actions=BEDROCK_ACTIONS,
+                                resources=[f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"])]

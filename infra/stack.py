@@ -1,0 +1,195 @@
+"""The whole product in one stack: network, database, functions, workflow, API, events, notifications,
+reports, monitoring."""
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from .bundling import function_code
+from .constructs import permissions
+from .constructs.api import Api
+from .constructs.database import Database
+from .constructs.events import IncidentEvents
+from .constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, AgentFunction, FunctionSpec
+from .constructs.monitoring import Monitoring
+from .constructs.network import Network
+from .constructs.notifications import Notifications
+from .constructs.reports import Reports
+from .constructs.workflow import Workflow
+from .nag import acknowledge_wildcards
+from .settings import REPO_ROOT, Settings
+
+WORKFLOW_STEPS = ("triage", "plan", "request_approval", "remediate", "verify", "report")
+
+
+def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
+    workflow = {
+        step: FunctionSpec(handler=f"functions.workflow.{step}.handler", description=f"Incident workflow: {step}",
+                           memory_mb=1024, timeout_s=300, graph=step == "plan")
+        for step in WORKFLOW_STEPS
+    }
+    return {
+        "intake": FunctionSpec(handler="functions.intake.handler", in_vpc=False, memory_mb=256, timeout_s=30,
+                               description="EventBridge incident events to Step Functions executions"),
+        "chat_api": FunctionSpec(handler="functions.chat_api.handler", memory_mb=1536, timeout_s=60, graph=True,
+                                 reserved_concurrency=settings.chat_concurrency or None,
+                                 description="Chat API: threads, messages, incidents (LangGraph + Bedrock)"),
+        "approval_api": FunctionSpec(handler="functions.approval_api.handler", timeout_s=15,
+                                     description="Signed approval links: show the plan, record the decision"),
+        **workflow,
+        "migrate": FunctionSpec(handler="functions.migrate.handler", timeout_s=300,
+                                description="Custom resource: checkpointer tables and approvals table"),
+    }
+
+
+class EcsIncidentAgentStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs):
+        super().__init__(scope, id, description="ECS incident agent: triage, approved remediation, reports", **kwargs)
+        retention = _retention(settings.log_retention_days)
+
+        network = Network(self, "Network", mode=settings.network, log_retention=retention)
+        database = Database(self, "Database", vpc=network.vpc, subnets=network.private_subnets,
+                            clients=network.lambda_sg, deletion_protection=settings.deletion_protection,
+                            multi_az=settings.multi_az, backup_retention_days=settings.backup_retention_days,
+                            log_retention=retention)
+        notifications = Notifications(self, "Notifications", emails=settings.notification_emails)
+        reports = Reports(self, "Reports", retention_days=settings.report_retention_days)
+        api = Api(self, "Api", log_retention=retention)
+        approval_key = secretsmanager.Secret(
+            self, "ApprovalKey", description="HMAC key that signs approval links",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        NagSuppressions.add_resource_suppressions(approval_key, [
+            {"id": "AwsSolutions-SMG4", "reason": "Rotating the HMAC key invalidates every approval link in flight; "
+             "rotate by hand (put a new secret value) when no approval is pending."},
+        ])
+
+        code = function_code(REPO_ROOT, settings.asset_mode, settings.lambda_deps_cache)
+        common_env = {
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": settings.log_level,
+            "ECS_AGENT_MODEL": settings.model_id,
+            "ALLOW_WRITE": str(settings.allow_write).lower(),
+            "ALLOWED_CLUSTERS": ",".join(settings.clusters),
+        }
+        db_env = {
+            "DB_SECRET_ARN": database.secret.secret_arn,
+            "DB_PROXY_ENDPOINT": database.endpoint,
+            "DB_NAME": database.name,
+        }
+        self.functions: dict[str, AgentFunction] = {}
+        for name, spec in function_specs(settings).items():
+            env = dict(common_env, **(db_env if spec.in_vpc else {}))
+            fn = AgentFunction(self, _construct_id(name), spec=spec, code=code, environment=env, vpc=network.vpc,
+                               subnets=network.private_subnets, security_group=network.lambda_sg,
+                               log_retention=retention, snap_start=settings.snap_start)
+            if spec.in_vpc:
+                database.grant_connect(fn.role)
+            self.functions[name] = fn
+        f = self.functions
+
+        # What each function does, and nothing else.
+        for name in ("chat_api", "triage", "plan", "remediate", "verify"):
+            permissions.allow_reads(f[name].role)
+        for name in ("chat_api", "plan"):
+            permissions.allow_bedrock(f[name].role, settings.model_id)
+        if settings.allow_write:
+            permissions.allow_writes(f["remediate"].role, settings.write_clusters, settings.task_role_arns)
+        bucket_objects = f"Resource::<{self.get_logical_id(reports.bucket.node.default_child)}.Arn>/*"
+        for name in ("triage", "report"):
+            reports.bucket.grant_put(f[name].role)
+            acknowledge_wildcards(f[name].role, "Writes report and evidence objects (any key) in the reports "
+                                  "bucket only; s3:Abort* lets failed multipart uploads be cleaned.",
+                                  "Action::s3:Abort*", bucket_objects)
+            _env(f[name], REPORTS_BUCKET=reports.bucket.bucket_name)
+        reports.bucket.grant_read(f["chat_api"].role)
+        acknowledge_wildcards(f["chat_api"].role, "Reads report objects of the reports bucket to sign download "
+                              "links (CDK grantRead).", "Action::s3:GetObject*", "Action::s3:GetBucket*",
+                              "Action::s3:List*", bucket_objects)
+        _env(f["chat_api"], REPORTS_BUCKET=reports.bucket.bucket_name)
+        notifications.grant_publish(f["request_approval"].role)
+        acknowledge_wildcards(f["request_approval"].role, "Publishing to the KMS-encrypted topic needs data keys "
+                              "from the topic's own key only.", "Action::kms:GenerateDataKey*")
+        _env(f["request_approval"], NOTIFICATION_TOPIC_ARN=notifications.topic.topic_arn)
+        for name in ("request_approval", "approval_api", "chat_api"):
+            _env(f[name], APPROVAL_BASE_URL=api.base_url)
+        for name in ("request_approval", "approval_api"):
+            approval_key.grant_read(f[name].role)
+            _env(f[name], APPROVAL_KEY_SECRET_ARN=approval_key.secret_arn)
+
+        workflow = Workflow(self, "Workflow", definition=settings.state_machine_definition,
+                            steps={step: f[step] for step in WORKFLOW_STEPS}, log_retention=retention)
+        state_machine = workflow.state_machine
+        state_machine.grant_start_execution(f["intake"].role)
+        state_machine.grant_read(f["chat_api"].role)
+        acknowledge_wildcards(f["chat_api"].role, "Reads the executions of the incident state machine only (their "
+                              "names are incident keys known at run time).",
+                              {"regex": "/^Resource::arn:<AWS::Partition>:states:.+:execution:.*$/"})
+        for name in ("approval_api", "chat_api"):
+            state_machine.grant_task_response(f[name].role)
+        for name in ("intake", "approval_api", "chat_api"):
+            _env(f[name], STATE_MACHINE_ARN=state_machine.state_machine_arn)
+
+        api.add_chat_routes(f["chat_api"].alias)
+        api.add_approval_routes(f["approval_api"].alias)
+        events = IncidentEvents(self, "Events", clusters=settings.clusters, intake=f["intake"].alias)
+        # Events the intake function itself failed on (after Lambda's retries) land in the same queue.
+        f["intake"].alias.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(2),
+                                                 on_failure=destinations.SqsDestination(events.dlq))
+
+        self._migrations(f["migrate"], database, retention)
+        Monitoring(self, "Monitoring", functions=f, dlq=events.dlq, state_machine=state_machine,
+                   api=api.rest_api, topic=notifications.topic)
+
+        CfnOutput(self, "ApiUrl", value=api.base_url)
+        CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
+        CfnOutput(self, "ReportsBucketName", value=reports.bucket.bucket_name)
+        CfnOutput(self, "NotificationTopicArn", value=notifications.topic.topic_arn)
+
+    def _migrations(self, migrate: AgentFunction, database: Database, retention: logs.RetentionDays) -> None:
+        """Schema setup on every deploy that changes the migrate code (the handler is idempotent)."""
+        provider = cr.Provider(self, "MigrationsProvider", on_event_handler=migrate.alias,
+                               log_group=logs.LogGroup(self, "MigrationsProviderLogs", retention=retention,
+                                                       removal_policy=RemovalPolicy.DESTROY))
+        migration = CustomResource(self, "Migrations", service_token=provider.service_token,
+                                   properties={"CodeVersion": migrate.function.current_version.version})
+        migration.node.add_dependency(database.proxy)
+        migration.node.add_dependency(database.instance)
+        NagSuppressions.add_resource_suppressions(provider, [
+            {"id": "AwsSolutions-IAM4", "reason": "CDK's custom-resource provider framework function uses "
+             "AWSLambdaBasicExecutionRole for its own logs.",
+             "appliesTo": ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]},
+            {"id": "AwsSolutions-IAM5", "reason": "The provider framework may invoke every version of the migrate "
+             "function (CDK grant on '<arn>:*').", "appliesTo": [{"regex": "/^Resource::<.*Migrate.*>:\\*$/"}]},
+            {"id": "AwsSolutions-L1", "reason": "The provider framework's runtime is chosen by the CDK version."},
+        ], apply_to_children=True)
+
+
+def _env(fn: AgentFunction, **values: str) -> None:
+    for key, value in values.items():
+        fn.function.add_environment(key, value)
+
+
+def _construct_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) + "Function"
+
+
+_RETENTIONS = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch Logs retention that keeps at least `days` days."""
+    return next((r for d, r in sorted(_RETENTIONS.items()) if d >= days), logs.RetentionDays.INFINITE)
