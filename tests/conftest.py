@@ -102,3 +102,22 @@ def pg_schema_url(postgres_url):
     yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'drop schema "{schema}" cascade')
+
+
+@pytest.fixture
+def bedrock(monkeypatch):
+    """start(script) -> tests.converse_server.ConverseServer; ChatBedrockConverse finds it through
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME."""
+    from tests.converse_server import ConverseServer
+
+    servers = []
+
+    def start(script):
+        server = ConverseServer(script).__enter__()
+        servers.append(server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.endpoint)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 CHARS_PER_TOKEN = 4  # rough size of a Claude token in English/JSON text, for the input budget
+MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 def text(answer: str, input_tokens: int = 0) -> dict[str, Any]:
@@ -26,6 +27,14 @@ def tool_use(name: str, arguments: dict[str, Any], use_id: str = "tooluse-1") ->
     return {"output": {"message": {"role": "assistant", "content": [
         {"toolUse": {"toolUseId": use_id, "name": name, "input": arguments}}]}}, "stopReason": "tool_use",
         "usage": {"inputTokens": 0, "outputTokens": 20, "totalTokens": 20}, "metrics": {"latencyMs": 5}}
+
+
+def tool_uses(*calls: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """One answer asking for several tools at once: (name, arguments) each."""
+    content = [{"toolUse": {"toolUseId": f"tooluse-{i}", "name": name, "input": arguments}}
+               for i, (name, arguments) in enumerate(calls, 1)]
+    return {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": "tool_use",
+            "usage": {"inputTokens": 0, "outputTokens": 20, "totalTokens": 20}, "metrics": {"latencyMs": 5}}
 
 
 def throttle() -> dict[str, Any]:
@@ -79,7 +88,7 @@ class ConverseServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.httpd.server_port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> ConverseServer:
         self._thread.start()
@@ -91,3 +100,36 @@ class ConverseServer:
 
     def input_chars(self) -> int:
         return sum(len(request_text(r["body"])) for r in self.requests)
+
+
+class ModelChat:
+    """One thread of the agent, its model ChatBedrockConverse pointed at this endpoint (the `bedrock` fixture sets
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME), approvals and audit in memory, a short verification."""
+
+    def __init__(self, timeout_s: float = 5, **config: Any):
+        import asyncio
+        import uuid
+
+        from agents.aws_ecs_service import ECSDeepAgentConfig, create_ecs_deep_agent
+        from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
+        from agents.aws_ecs_service.llm import make_chat_model
+        from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
+
+        settings = ECSDeepAgentConfig(model_name=MODEL_ID, aws_region="us-east-1", **config)
+        self.approvals, self.audit = LocalApprovalStore(), LocalAuditLog()
+        self.agent = asyncio.run(create_ecs_deep_agent(
+            config=settings, chat_model=make_chat_model(settings, timeout_s=timeout_s), approvals=self.approvals,
+            audit=self.audit, verify_timeout_s=2, verify_poll_s=0.2))
+        self.thread = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex[:8]}"}}
+
+    def say(self, text: str) -> dict[str, Any]:
+        import asyncio
+
+        return asyncio.run(self.agent.ainvoke({"messages": [{"role": "user", "content": text}]}, config=self.thread))
+
+    def resume(self, value: dict[str, Any]) -> dict[str, Any]:
+        import asyncio
+
+        from langgraph.types import Command
+
+        return asyncio.run(self.agent.ainvoke(Command(resume=value), config=self.thread))

@@ -15,7 +15,7 @@ async def create_ecs_deep_agent(config: ECSDeepAgentConfig | None = None, checkp
                                 **dependencies: Any):
     """The graph compiled with `checkpointer`, else PostgreSQL from config.database_url / DATABASE_URL,
     else in memory (each with a logged notice). `dependencies`: fields of graph.Dependencies (approvals,
-    audit, chat_model, verify_timeout_s, verify_poll_s, list_services)."""
+    audit, chat_model, verify_timeout_s, verify_poll_s, lock, discovery_factory)."""
     from .graph import Dependencies, build_graph
     from .memory import aopen_memory
 

@@ -2,7 +2,8 @@
 
 Memory: PostgreSQL when DATABASE_URL is set, else a SQLite file in the user's data directory, so
 `--thread` continues a conversation after a restart. Approval decisions and the audit log of
-writes are kept beside it.
+writes are kept beside it. An approved plan is applied here, in-process; on PostgreSQL it first
+takes the service's lease the serverless workflow takes (one remediation per service at a time).
 """
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 PROMPT = "you> "
 EXIT_WORDS = {"exit", "quit", "bye", ":q"}
+DATABASE_DOWN = ("The conversation store (PostgreSQL) is unreachable right now ({error}). This turn was not saved: "
+                 "say it again when the database is back. Approvals and AWS changes are recorded on their own and "
+                 "are never applied twice.")
 
 
 def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = input,
@@ -29,6 +35,7 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
     print_fn(f"[{memory.notice}]")
     deps = Dependencies(config=config, approvals=LocalApprovalStore(data_dir() / "approvals.json"),
                         audit=LocalAuditLog(data_dir() / "audit.jsonl"),
+                        lock=_service_lease(memory.saver.conn) if memory.kind == "postgres" else None,
                         verify_timeout_s=verify_timeout_s or CHAT_VERIFY_TIMEOUT_S, verify_poll_s=1.0)
     graph = build_graph(deps).compile(checkpointer=memory.saver)
     thread = thread_id or f"chat-{uuid.uuid4().hex[:12]}"
@@ -47,13 +54,28 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
             if text.lower() in EXIT_WORDS:
                 break
             payload: Any = {"messages": [{"role": "user", "content": text}]}
-            while payload is not None:
-                payload = _turn(graph, payload, run_config, input_fn, print_fn)
+            try:
+                while payload is not None:
+                    payload = _turn(graph, payload, run_config, input_fn, print_fn)
+            except psycopg.OperationalError as exc:  # the conversation store went away mid-conversation
+                print_fn(f"agent> {DATABASE_DOWN.format(error=str(exc).strip().splitlines()[0])}")
     except KeyboardInterrupt:
         print_fn("")
     finally:
         memory.close()
     return 0
+
+
+def _service_lease(pool: Any) -> Any:
+    """The remediation lock over the checkpointer's connection pool, its table created if missing."""
+    from .incidents.remediation_lock import PooledRemediationLock
+    from .incidents.schema import migrate
+    from .incidents.settings import RuntimeSettings
+
+    with pool.connection() as conn:
+        migrate(conn)
+    settings = RuntimeSettings.from_env()
+    return PooledRemediationLock(pool, wait_s=settings.remediation_lock_wait_s, ttl_s=settings.remediation_lock_ttl_s)
 
 
 def _turn(graph: Any, payload: Any, run_config: dict[str, Any], input_fn: Callable[[str], str],

@@ -86,6 +86,8 @@ def _print_summary(result, paths: list[Path]) -> None:
         print(f"  · {line}")
     for action in result.suggested_actions[:2]:
         print(f"  suggested: {action.action} {json.dumps(action.params) if action.params else ''} — {action.rationale}")
+    if result.could_not_read:
+        print(f"  could not read (partial triage): {', '.join(result.could_not_read)}")
     print("  wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -22,11 +22,11 @@ _YAML_KEYS = {
     "profile": "aws_profile",
     "databaseUrl": "database_url",
     "reportsBucket": "reports_bucket",
+    "reportsKmsKeyId": "reports_kms_key_id",
     "plantonToken": "planton_token",
     "orgId": "org_id",
     "envName": "env_name",
     "targets": "targets",
-    "mcpServers": "mcp_servers",
 }
 
 # environment variable -> field name
@@ -39,6 +39,7 @@ _ENV_KEYS = {
     "AWS_PROFILE": "aws_profile",
     "DATABASE_URL": "database_url",
     "REPORTS_BUCKET": "reports_bucket",
+    "REPORTS_KMS_KEY_ID": "reports_kms_key_id",
     "PLANTON_TOKEN": "planton_token",
     "PLANTON_ORG_ID": "org_id",
     "PLANTON_ENV_ID": "env_name",
@@ -55,11 +56,11 @@ class ECSDeepAgentConfig(BaseModel):
     aws_profile: str | None = None
     database_url: str | None = None
     reports_bucket: str | None = None
+    reports_kms_key_id: str | None = None  # SSE-KMS for report objects; unset: SSE-S3
     planton_token: str | None = Field(default=None, repr=False)
     org_id: str | None = None
     env_name: str | None = None
     targets: list[dict[str, Any]] = Field(default_factory=list)
-    mcp_servers: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def offline(self) -> bool:

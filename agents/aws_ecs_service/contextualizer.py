@@ -2,17 +2,20 @@
 
 Deterministic extraction works without a model; with one, a structured-output call refines
 it (llm.refine_context). Names the text gives loosely ("my API in production") are resolved
-against the services AWS lists (ListClusters / ListServices); when more than one fits, the
-agent asks one short question instead of guessing. A follow-up in the same thread ("it
+against the services discovery lists (discovery/matching.py decides which fit); the context then
+keeps the chosen service's record id and credential id so the operations run in its account and
+region. When more than one fits, the agent asks one short question instead of guessing. A follow-up in the same thread ("it
 started after yesterday's 3 PM deploy") refines the context it already has.
 """
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
+
+from .discovery.interface import ServiceRecord
+from .discovery.matching import STRONG_SCORE, canonical_env, cluster_env, match_services, services_mentioned
 
 INTENTS = ("diagnose", "fix", "monitor", "report", "question")
 MIN_WINDOW = dt.timedelta(minutes=30)
@@ -79,18 +82,14 @@ _SERVICE = (re.compile(r"\bservice\s+(?:called\s+|named\s+)?([a-z0-9][\w-]*)", r
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]*", re.I)
 _ORDINALS = {"first": 0, "1": 0, "one": 0, "second": 1, "2": 1, "two": 1, "third": 2, "3": 2, "three": 2,
              "fourth": 3, "4": 3, "fifth": 4, "5": 4}
+_YES = {"yes", "y", "yeah", "yep", "sure", "correct", "right", "that", "one", "it", "is", "exactly", "please"}
 # words that are never a cluster or service name
 _NOT_NAMES = {"the", "a", "an", "my", "our", "your", "this", "that", "is", "has", "was", "are", "it", "its", "in",
               "on", "of", "for", "and", "or", "to", "with", "which", "what", "ecs", "aws", "whole", "entire", "same",
               "service", "cluster", "keeps", "seems", "looks", "been", "having", "started", "be", "now", "back",
               "diagnose", "check", "fix", "restart", "triage", "investigate", "scale", "whose"}
-ENV_ALIASES = {"prod": "production", "prd": "production", "production": "production", "live": "production",
-               "staging": "staging", "stage": "staging", "stg": "staging", "dev": "development",
-               "development": "development", "test": "test", "testing": "test", "qa": "test"}
-
-
-def canonical_env(word: str | None) -> str | None:
-    return ENV_ALIASES.get((word or "").strip().lower())
+# what the context keeps of the listed service it was resolved to (ids only, never a secret)
+RESOLVED_KEYS = ("service_id", "target", "account_id")
 
 
 def _name(value: str | None, env_ok: bool = False) -> str | None:
@@ -223,14 +222,31 @@ def merge(previous: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         # a different environment than the cluster we had: that cluster no longer holds
         if cluster_env(previous["cluster"]) not in (None, update["environment"]):
             merged.pop("cluster", None)
+    where = ("cluster", "service", "region")
+    if [merged.get(k) for k in where] != [previous.get(k) for k in where]:
+        merged = resolved_to(merged, {})  # another service: the one discovery resolved before no longer holds
     return merged
 
 
-def with_model_refinement(draft: dict[str, Any], refined: dict[str, Any]) -> dict[str, Any]:
-    """Fold a model's extraction into the rule-based draft: rules win where they found something."""
+def _stated(key: str, value: Any, text: str) -> bool:
+    """A model's name, region or environment counts only when the message states it: the model extracts, it does
+    not invent (nor redirect the thread to a service or an environment the message never named)."""
+    words = {w.lower() for w in _WORD.findall(text)}
+    if key == "region":
+        return bool(_REGION.fullmatch(str(value))) and str(value).lower() in text.lower()
+    if key in ("cluster", "service"):
+        return str(value).lower() in words
+    if key == "environment":  # also inside compound names: "Prod-EU"
+        env = canonical_env(str(value))
+        return env is not None and any(canonical_env(part) == env for word in words for part in re.split(r"[-_]", word))
+    return True
+
+
+def with_model_refinement(draft: dict[str, Any], refined: dict[str, Any], text: str) -> dict[str, Any]:
+    """Fold a model's extraction of `text` into the rule-based draft: rules win where they found something."""
     out = dict(draft)
     for key in ("cluster", "service", "region", "environment", "intent"):
-        if refined.get(key) and not out.get(key):
+        if refined.get(key) and not out.get(key) and _stated(key, refined[key], text):
             out[key] = canonical_env(refined[key]) or refined[key] if key == "environment" else refined[key]
     if refined.get("symptoms"):
         labels, categories = _symptoms(" ; ".join(refined["symptoms"]))
@@ -247,46 +263,26 @@ def with_model_refinement(draft: dict[str, Any], refined: dict[str, Any]) -> dic
     return out
 
 
-# ---- which service: resolve loose names against what AWS lists --------------------------------------------
+# ---- which service: resolve loose names against what discovery lists --------------------------------------
 
-def cluster_env(cluster: str) -> str | None:
-    envs = [canonical_env(t) for t in re.split(r"[-_./]", cluster) if canonical_env(t)]
-    return envs[0] if envs else None
-
-
-def _record_env(record: Any) -> str | None:
-    return canonical_env(record.environment) or (record.environment or "").lower() or cluster_env(record.cluster)
+def candidate(record: ServiceRecord) -> dict[str, str]:
+    """A listed service as the context and the clarifying question hold it."""
+    found = {"cluster": record.cluster, "service": record.name, "region": record.region, "service_id": record.id,
+             "target": record.target, "account_id": record.account_id}
+    return {key: value for key, value in found.items() if value}
 
 
-def _service_score(words: set[str], record: Any, named: str | None) -> float:
-    name = record.name.lower()
-    tokens = set(re.split(r"[-_]", name))
-    if named and named.lower() == name:
-        return 1.0
-    if name in words or (tokens and tokens <= words):
-        return 0.9
-    if named:
-        return difflib.SequenceMatcher(None, named.lower(), name).ratio()
-    return 0.0
+def resolved_to(context: dict[str, Any], chosen: dict[str, str]) -> dict[str, Any]:
+    """The context pointed at a chosen candidate; ids of a service resolved before do not carry over."""
+    return {**{k: v for k, v in context.items() if k not in RESOLVED_KEYS}, **chosen}
 
 
-def candidates_for(context: dict[str, Any], text: str, records: Iterable[Any]) -> list[dict[str, str]]:
-    """The listed services the context can mean, best first."""
-    words = {w.lower() for w in _WORD.findall(text)}
-    env = context.get("environment")
-    scored = []
-    for record in records:
-        if context.get("cluster") and record.cluster != context["cluster"]:
-            continue
-        if env and not context.get("cluster") and _record_env(record) != env:
-            continue
-        scored.append((_service_score(words, record, context.get("service")), record))
-    if any(score >= 0.8 for score, _ in scored):
-        scored = [(s, r) for s, r in scored if s >= 0.8]
-    elif context.get("service"):
-        scored = []  # a name was given and nothing looks like it: say so rather than offer everything
-    scored.sort(key=lambda pair: (-pair[0], pair[1].cluster, pair[1].name))
-    return [{"cluster": r.cluster, "service": r.name, "region": r.region} for _, r in scored]
+def resolved_record(context: dict[str, Any]) -> ServiceRecord | None:
+    """The listed service the context was resolved to; None when the user named cluster and service."""
+    if not context.get("service_id"):
+        return None
+    return ServiceRecord(id=context["service_id"], name=context["service"], cluster=context["cluster"],
+                         region=context["region"], account_id=context.get("account_id"), target=context.get("target"))
 
 
 def clarifying_question(candidates: list[dict[str, str]], context: dict[str, Any]) -> str:
@@ -295,8 +291,9 @@ def clarifying_question(candidates: list[dict[str, str]], context: dict[str, Any
         return (f"I could not find {wanted} among the ECS services I can see. Which cluster and service do you mean "
                 f"(for example prod/api)?")
     shown = [f"{c['cluster']}/{c['service']}" for c in candidates[:MAX_CANDIDATES_SHOWN]]
-    options = ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else shown[0]
-    return f"Which one do you mean: {options}?"
+    if len(shown) == 1:
+        return f"Did you mean {shown[0]}?"
+    return f"Which one do you mean: {', '.join(shown[:-1])} or {shown[-1]}?"
 
 
 def pick_candidate(text: str, candidates: list[dict[str, str]]) -> dict[str, str] | None:
@@ -306,6 +303,8 @@ def pick_candidate(text: str, candidates: list[dict[str, str]]) -> dict[str, str
     if len(exact) == 1:
         return exact[0]
     words = [w.lower() for w in _WORD.findall(text)]
+    if len(candidates) == 1 and words and set(words) <= _YES:
+        return candidates[0]
     for word in words:
         if word in _ORDINALS and _ORDINALS[word] < len(candidates) and len(words) <= 4:
             return candidates[_ORDINALS[word]]
@@ -318,17 +317,26 @@ def pick_candidate(text: str, candidates: list[dict[str, str]]) -> dict[str, str
 
 
 def resolve_target(context: dict[str, Any], text: str,
-                   list_services: Callable[[], list[Any]] | None) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """(context with cluster/service filled when exactly one service fits, candidates when several or none do).
+                   list_services: Callable[[], list[ServiceRecord]]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """(context with the service filled when exactly one fits, candidates when several or none do).
 
     A context that already names both cluster and service is taken as it is (triage says clearly if it
-    does not exist); otherwise the services AWS lists decide.
+    does not exist); otherwise the services discovery lists decide: the one the rules' name fits, else the
+    ones the text names, else every one in the cluster or environment the context gives.
     """
     if context.get("cluster") and context.get("service"):
         return context, []
-    if list_services is None:
-        return context, []
-    candidates = candidates_for(context, text, list_services())
+    records = list_services()
+    # a named cluster is the scope; its environment words only repeat it
+    scope = {"cluster": context.get("cluster"),
+             "environment": None if context.get("cluster") else context.get("environment")}
+    if context.get("service"):
+        found = match_services(context["service"], records, min_score=STRONG_SCORE, **scope)
+        if not found:  # only look-alikes ("api" for app): offer them, never pick one silently
+            return context, [candidate(r) for r in match_services(context["service"], records, **scope)]
+    else:
+        found = services_mentioned(text, records, **scope) or match_services("", records, **scope)
+    candidates = [candidate(r) for r in found]
     if len(candidates) == 1:
-        return {**context, **candidates[0]}, []
+        return resolved_to(context, candidates[0]), []
     return context, candidates

@@ -12,7 +12,10 @@ Rules find the cause, the model explains it: the model is asked for context extr
 explanations and read-only answers, never given a write. Every write is a step of an
 approved plan that the remediator hands to the policy guard. The approval `interrupt()` is
 the first thing its node does (a resumed node runs again from the top), and the graph is
-resumed with `Command(resume={"decision": "approve" | "reject", "by": "<who>"})`.
+resumed with `Command(resume={"decision": "approve" | "reject", "by": "<who>"})`. Where the
+incident workflow applies approved plans (the deployed chat API), the caller records the
+approval and starts it, then resumes with `{"decision": "approve", "by": ..., "handoff":
+<chat_models.HandOff>}`: the thread remembers the hand-off and changes nothing itself.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -35,22 +38,30 @@ from .aws.session import AwsContext
 from .config import ECSDeepAgentConfig
 from .diagnosis.errors import TriageError
 from .diagnosis.result import TriageResult
+from .discovery.factory import Discovery, build_discovery
+from .discovery.interface import ServiceRecord
+from .incidents.keys import chat_incident_id
 from .operations.approvals import AlreadyDecided, ApprovalStore, LocalApprovalStore
 from .operations.plan_model import Approval, Incident, Plan, VerificationResult
-from .operations.triage import compact_evidence, incident_id_for, triage_service
-from .replies import compose_reply
+from .operations.triage import compact_evidence, triage_service
+from .replies import compose_reply, handoff_text
 from .state import AgentState, summary_line
+
+if TYPE_CHECKING:
+    from .operations.remediator import RemediationLock
 
 log = logging.getLogger(__name__)
 
 CHAT_VERIFY_TIMEOUT_S = 300
 CHAT_VERIFY_POLL_S = 5.0
 _TARGETED = ("diagnose", "fix", "monitor", "report")
+# the settings a Discovery is built from: one instance per distinct set
+_DISCOVERY_FIELDS = {"aws_region", "aws_profile", "planton_token", "org_id", "env_name", "targets"}
 
 
 @dataclass
 class Dependencies:
-    """What the nodes use besides the state: settings, model, approval store, audit log, service listing."""
+    """What the nodes use besides the state: settings, model, approval store, audit log, discovery."""
 
     config: ECSDeepAgentConfig
     chat_model: Any = None  # built on first use from config.model_name unless given
@@ -58,7 +69,9 @@ class Dependencies:
     audit: AuditLog = field(default_factory=LocalAuditLog)
     verify_timeout_s: float = CHAT_VERIFY_TIMEOUT_S
     verify_poll_s: float = CHAT_VERIFY_POLL_S
-    list_services: Callable[[ECSDeepAgentConfig], list[Any]] | None = None  # default: discovery
+    lock: RemediationLock | None = None  # one remediation per service at a time (PostgreSQL: the workflow's lease)
+    discovery_factory: Callable[[ECSDeepAgentConfig], Discovery] = build_discovery
+    _discoveries: dict[str, Discovery] = field(default_factory=dict, init=False, repr=False)
 
     def settings(self, config: RunnableConfig | None) -> ECSDeepAgentConfig:
         """The agent's config with this run's LangGraph `configurable` on top (unknown keys ignored)."""
@@ -75,17 +88,28 @@ class Dependencies:
             self.chat_model = llm.make_chat_model(self.config)
         return self.chat_model
 
-    def services(self, settings: ECSDeepAgentConfig, region: str | None) -> list[Any]:
+    def discovery(self, settings: ECSDeepAgentConfig, region: str | None = None) -> Discovery:
+        """One Discovery per configuration, kept: assumed-role credentials and the listing are reused."""
         scoped = settings.model_copy(update={"aws_region": region}) if region else settings
-        if self.list_services is not None:
-            return self.list_services(scoped)
-        from .discovery.factory import build_discovery
+        key = scoped.model_dump_json(include=_DISCOVERY_FIELDS)
+        if key not in self._discoveries:
+            self._discoveries[key] = self.discovery_factory(scoped)
+        return self._discoveries[key]
 
+    def services(self, settings: ECSDeepAgentConfig, region: str | None) -> list[ServiceRecord]:
         try:
-            return build_discovery(scoped).services.list_services()
+            return self.discovery(settings, region).services.list_services()
         except Exception as exc:  # noqa: BLE001 - no listing (credentials, network): ask rather than fail the turn
             log.warning("could not list ECS services: %s", exc)
             return []
+
+    def aws(self, settings: ECSDeepAgentConfig, context: dict[str, Any]) -> AwsContext:
+        """The session for the context's service: its own account and region when discovery resolved it,
+        else the configured account. Raises DiscoveryError (a TriageError) when its credential fails."""
+        record = ctxr.resolved_record(context)
+        if record is None:
+            return AwsContext(region=context.get("region") or settings.aws_region, profile=settings.aws_profile)
+        return self.discovery(settings).session_for_service(record)
 
 
 def _now() -> str:
@@ -102,10 +126,6 @@ def _last_user_text(state: AgentState) -> str:
         if isinstance(message, HumanMessage):
             return str(message.content if isinstance(message.content, str) else message.text)
     return ""
-
-
-def _aws(settings: ECSDeepAgentConfig, context: dict[str, Any]) -> AwsContext:
-    return AwsContext(region=context.get("region") or settings.aws_region, profile=settings.aws_profile)
 
 
 def _same_target(findings: dict[str, Any] | None, context: dict[str, Any]) -> bool:
@@ -138,14 +158,14 @@ def build_graph(deps: Dependencies) -> StateGraph:
         previous = dict(state.get("context") or {})
         pending = (state.get("turn") or {}).get("pending_question")
         if pending and (choice := ctxr.pick_candidate(text, pending.get("candidates") or [])):
-            context = {**previous, **choice}
+            context = ctxr.resolved_to(previous, choice)
             return {"context": context, "turn": {"route": _intent_route(context, state)}}  # the answer names one
 
         draft = ctxr.extract(text)
         model = deps.model(settings)
         if model is not None:
             try:
-                draft = ctxr.with_model_refinement(draft, llm.refine_context(model, text, draft))
+                draft = ctxr.with_model_refinement(draft, llm.refine_context(model, text, draft), text)
             except llm.ModelUnavailable:
                 pass  # the rules' reading stands
         preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
@@ -192,12 +212,12 @@ def build_graph(deps: Dependencies) -> StateGraph:
         context = state["context"]
         cluster, service = context["cluster"], context["service"]
         try:
-            findings, evidence = triage_service(_aws(settings, context), cluster, service, context.get("since_s"),
+            findings, evidence = triage_service(deps.aws(settings, context), cluster, service, context.get("since_s"),
                                                 settings.allow_sensitive_data, _progress())
         except TriageError as exc:
             return _turn(state, route="reply", reply_text=f"I could not check {cluster}/{service}: {exc}")
         update: dict[str, Any] = {"findings": findings, "evidence": compact_evidence(evidence),
-                                  "incident_id": incident_id_for(cluster, service), "plans": [], "chosen_plan": None,
+                                  "incident_id": chat_incident_id(cluster, service), "plans": [], "chosen_plan": None,
                                   "audit": [], "verification": None}
         explanation, note = _explain(deps.model(settings), findings, state.get("preferences") or {})
         return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
@@ -226,6 +246,12 @@ def build_graph(deps: Dependencies) -> StateGraph:
             "question": f"Approve plan {plan.plan_hash[:12]} ({plan.title}, risk {plan.risk})? Resume with "
                         '{"decision": "approve"} or {"decision": "reject"}.'})
         decision, by = _decision(answer)
+        handoff = answer.get("handoff") if isinstance(answer, dict) and decision == "approved" else None
+        if handoff:  # recorded by the caller and applied by the incident workflow: nothing to do here
+            handed = Approval(plan_hash=handoff["plan_hash"], incident_id=handoff["incident_id"], decision=decision,
+                              decided_by=handoff["decided_by"], decided_at=handoff["decided_at"], channel="chat")
+            return {"approvals": [*(state.get("approvals") or []), handed.model_dump(mode="json")],
+                    "handoff": handoff, **_turn(state, route="reply", reply_text=handoff_text(handoff))}
         wanted = Approval(plan_hash=plan.plan_hash, incident_id=plan.incident_id, decision=decision, decided_by=by,
                           decided_at=_now(), channel="chat")
         try:
@@ -246,11 +272,13 @@ def build_graph(deps: Dependencies) -> StateGraph:
             # resumed in a process whose store did not see the decision (in-memory store): the thread's
             # checkpoint holds it, so it is recorded again before the guard looks for it
             deps.approvals.record(approved)
-        guard = PolicyGuard(_aws(settings, state["context"]), allow_write=settings.allow_write,
+        guard = PolicyGuard(deps.aws(settings, state["context"]), allow_write=settings.allow_write,
                             approvals=deps.approvals, audit=deps.audit)
         changed_at = _now()
-        entries = remediate(plan, guard, actor=f"ecs-agent chat (approved by {approved.decided_by})",
-                            progress=_progress())
+        # the thread is the lease's holder: another conversation or the workflow waits for it
+        thread = (config.get("configurable") or {}).get("thread_id")
+        entries = remediate(plan, guard, actor=f"ecs-agent chat, thread {thread} (approved by {approved.decided_by})",
+                            progress=_progress(), lock=deps.lock)
         applied = bool(entries) and all(e.allowed and e.result in ("ok", SKIPPED) for e in entries)
         return {"audit": [e.model_dump(mode="json") for e in entries], "changed_at": changed_at,
                 **_turn(state, route="verify" if applied else "report")}
@@ -262,7 +290,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
         evidence = state.get("evidence") or {}
         alarms = [a["AlarmName"] for a in evidence.get("alarms") or [] if a.get("StateValue") == "ALARM"]
-        result = verify(_aws(settings, state["context"]), plan, TriageResult.model_validate(state["findings"]),
+        result = verify(deps.aws(settings, state["context"]), plan, TriageResult.model_validate(state["findings"]),
                         state["changed_at"], timeout_s=deps.verify_timeout_s, poll_s=deps.verify_poll_s,
                         progress=_progress(), trigger_alarm=alarms[0] if alarms else None, evidence=evidence)
         return {"verification": result.model_dump(mode="json"), **_turn(state, route="report")}
@@ -282,7 +310,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         context, text = state["context"], _last_user_text(state)
 
         def tools() -> ReadTools:
-            return ReadTools(_aws(settings, context), settings.allow_sensitive_data)
+            return ReadTools(deps.aws(settings, context), settings.allow_sensitive_data)
 
         model = deps.model(settings)
         if model is not None:
@@ -291,7 +319,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
                     model, text, context, tools().langchain_tools(), state.get("findings")))
             except llm.ModelUnavailable as exc:
                 note = llm.unavailable_line(str(exc))
-                return _turn(state, route="reply",
+                return _turn(state, route="reply", model_note=note,  # the turn says the model failed (API: 503)
                              reply_text=f"{offline_answer(text, context, state.get('findings'), tools)}\n\n{note}")
         try:
             return _turn(state, route="reply", reply_text=offline_answer(text, context, state.get("findings"), tools))
@@ -324,7 +352,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
                                                           "answer": "answer"})
     graph.add_conditional_edges("triage", _route, {"plan": "planner", "reply": "reply"})
     graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
-    graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter"})
+    graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter",
+                                                     "reply": "reply"})
     graph.add_conditional_edges("remediator", _route, {"verify": "verifier", "report": "reporter"})
     graph.add_edge("verifier", "reporter")
     graph.add_edge("reporter", "reply")

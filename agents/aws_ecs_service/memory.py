@@ -6,6 +6,9 @@ prepared statements, which break behind RDS Proxy and pgbouncer (transaction poo
 No DATABASE_URL -> a SQLite file in the user's data directory when a local store is wanted
 (the CLI: conversations survive restarts); in memory as the last fallback. Every choice
 is logged with a notice saying why.
+
+The pools check a connection before lending it: after a database restart or failover the
+next turn reconnects instead of failing on a connection the server has closed.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NO_DATABASE = "DATABASE_URL not configured"
 POOL_MAX_SIZE = 4
+POOL_TIMEOUT_S = 10  # how long a turn waits for a connection before it says the database is unreachable
 _setup_done: set[str] = set()  # setup() runs migrations: once per database per process is enough
 _setup_lock = threading.Lock()
 
@@ -65,6 +69,35 @@ def _notice(kind: str, text: str) -> str:
     return text
 
 
+def _postgres_memory(saver: Any, close: Any) -> Memory:
+    return Memory(saver, "postgres", _notice("postgres", "conversation memory: PostgreSQL"), [close])
+
+
+def _postgres_failure(exc: Exception) -> str:
+    return f"Failed to create PostgreSQL checkpointer: {type(exc).__name__}: {exc}"
+
+
+def _sqlite_file(sqlite_path: str | os.PathLike) -> Path:
+    path = Path(sqlite_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sqlite_memory(saver: Any, path: Path, failure: str, close: Any) -> Memory:
+    return Memory(saver, "sqlite", _notice("sqlite", f"{failure}; conversation memory: SQLite file {path}"), [close])
+
+
+def _sqlite_failure(failure: str, sqlite_path: str | os.PathLike, exc: Exception) -> str:
+    return f"{failure}; Failed to open SQLite checkpointer at {sqlite_path}: {exc}"
+
+
+def _in_memory(failure: str) -> Memory:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    return Memory(InMemorySaver(), "memory", _notice("memory", f"{failure}; conversation memory: in-memory only "
+                                                                "(lost when the process ends)"))
+
+
 def _database_url(database_url: str | None) -> str | None:
     return database_url if database_url is not None else os.environ.get("DATABASE_URL") or None
 
@@ -79,7 +112,7 @@ def open_memory(database_url: str | None = None, sqlite_path: str | os.PathLike 
             from psycopg_pool import ConnectionPool
 
             pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_connection_kwargs(), open=True,
-                                  timeout=10)
+                                  timeout=POOL_TIMEOUT_S, check=ConnectionPool.check_connection)
             try:
                 saver = PostgresSaver(pool)
                 with _setup_lock:
@@ -89,28 +122,23 @@ def open_memory(database_url: str | None = None, sqlite_path: str | os.PathLike 
             except Exception:
                 pool.close()
                 raise
-            return Memory(saver, "postgres", _notice("postgres", "conversation memory: PostgreSQL"), [pool.close])
+            return _postgres_memory(saver, pool.close)
         except Exception as exc:  # noqa: BLE001 - any failure falls back, with the reason logged
-            failure = f"Failed to create PostgreSQL checkpointer: {type(exc).__name__}: {exc}"
+            failure = _postgres_failure(exc)
     if sqlite_path is not None:
         try:
             import sqlite3
 
             from langgraph.checkpoint.sqlite import SqliteSaver
 
-            path = Path(sqlite_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = _sqlite_file(sqlite_path)
             conn = sqlite3.connect(str(path), check_same_thread=False)
             saver = SqliteSaver(conn)
             saver.setup()
-            return Memory(saver, "sqlite", _notice("sqlite", f"{failure}; conversation memory: SQLite file {path}"),
-                          [conn.close])
+            return _sqlite_memory(saver, path, failure, conn.close)
         except Exception as exc:  # noqa: BLE001
-            failure = f"{failure}; Failed to open SQLite checkpointer at {sqlite_path}: {exc}"
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    return Memory(InMemorySaver(), "memory", _notice("memory", f"{failure}; conversation memory: in-memory only "
-                                                                "(lost when the process ends)"))
+            failure = _sqlite_failure(failure, sqlite_path, exc)
+    return _in_memory(failure)
 
 
 async def aopen_memory(database_url: str | None = None, sqlite_path: str | os.PathLike | None = None) -> Memory:
@@ -123,8 +151,8 @@ async def aopen_memory(database_url: str | None = None, sqlite_path: str | os.Pa
             from psycopg_pool import AsyncConnectionPool
 
             pool = AsyncConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_connection_kwargs(),
-                                       open=False, timeout=10)
-            await pool.open(wait=True, timeout=10)
+                                       open=False, timeout=POOL_TIMEOUT_S, check=AsyncConnectionPool.check_connection)
+            await pool.open(wait=True, timeout=POOL_TIMEOUT_S)
             try:
                 saver = AsyncPostgresSaver(pool)
                 if url not in _setup_done:
@@ -133,24 +161,19 @@ async def aopen_memory(database_url: str | None = None, sqlite_path: str | os.Pa
             except Exception:
                 await pool.close()
                 raise
-            return Memory(saver, "postgres", _notice("postgres", "conversation memory: PostgreSQL"), [pool.close])
+            return _postgres_memory(saver, pool.close)
         except Exception as exc:  # noqa: BLE001
-            failure = f"Failed to create PostgreSQL checkpointer: {type(exc).__name__}: {exc}"
+            failure = _postgres_failure(exc)
     if sqlite_path is not None:
         try:
             import aiosqlite
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-            path = Path(sqlite_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = _sqlite_file(sqlite_path)
             conn = await aiosqlite.connect(str(path))
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            return Memory(saver, "sqlite", _notice("sqlite", f"{failure}; conversation memory: SQLite file {path}"),
-                          [conn.close])
+            return _sqlite_memory(saver, path, failure, conn.close)
         except Exception as exc:  # noqa: BLE001
-            failure = f"{failure}; Failed to open SQLite checkpointer at {sqlite_path}: {exc}"
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    return Memory(InMemorySaver(), "memory", _notice("memory", f"{failure}; conversation memory: in-memory only "
-                                                                "(lost when the process ends)"))
+            failure = _sqlite_failure(failure, sqlite_path, exc)
+    return _in_memory(failure)

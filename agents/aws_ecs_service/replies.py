@@ -78,3 +78,14 @@ def compose_reply(state: dict[str, Any], allow_write: bool) -> str:
     plans = [Plan.model_validate(p) for p in state.get("plans") or []]
     parts += options_text(plans, allow_write, prefs.get("deadline_text"))
     return "\n".join(parts)
+
+
+def handoff_text(handoff: dict[str, Any]) -> str:
+    """The reply when an approved plan goes to the incident workflow (chat_models.HandOff as a dict)."""
+    lines = [f"Approved by {handoff['decided_by']}. The incident workflow applies plan {handoff['plan_hash'][:12]} "
+             f"as incident {handoff['incident_id']} (through the remediation lock and the policy guard), verifies "
+             f"it and writes the reports; this conversation changes nothing itself.",
+             f"Follow it: GET {handoff['incident_url']}"]
+    if handoff.get("blocked"):
+        lines.append(f"Note: the workflow will refuse to apply it: {handoff['blocked']}.")
+    return "\n".join(lines)

@@ -42,6 +42,7 @@ class AgentState(TypedDict, total=False):
     audit: list[dict[str, Any]]  # AuditEntry.model_dump() of the last remediation
     verification: dict[str, Any] | None  # VerificationResult.model_dump()
     changed_at: str | None  # when the remediation wrote (the verifier looks after it)
+    handoff: dict[str, Any] | None  # chat_models.HandOff: the last approved plan the incident workflow applies
 
 
 def summary_line(role: str, text: str) -> str:

@@ -5,45 +5,17 @@ throttling and timeouts degrade: the user still gets the deterministic findings.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 
 import pytest
 
-from agents.aws_ecs_service import ECSDeepAgentConfig, create_ecs_deep_agent
 from agents.aws_ecs_service.diagnosis.redaction import redact_text
-from agents.aws_ecs_service.llm import make_chat_model
 from tests import converse_server as cs
-
-MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-@pytest.fixture
-def bedrock(monkeypatch):
-    """start(script) -> server; ChatBedrockConverse finds it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME."""
-    servers = []
-
-    def start(script):
-        server = cs.ConverseServer(script).__enter__()
-        servers.append(server)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.endpoint)
-        return server
-
-    yield start
-    for server in servers:
-        server.__exit__()
+from tests.converse_server import MODEL_ID
 
 
 def _chat(timeout_s: float = 5):
-    config = ECSDeepAgentConfig(model_name=MODEL_ID, aws_region="us-east-1")
-    agent = asyncio.run(create_ecs_deep_agent(config=config, chat_model=make_chat_model(config, timeout_s=timeout_s)))
-    thread = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex[:8]}"}}
-
-    def say(text: str) -> dict:
-        return asyncio.run(agent.ainvoke({"messages": [{"role": "user", "content": text}]}, config=thread))
-
-    return say
+    return cs.ModelChat(timeout_s).say
 
 
 def test_automatic_triage_sends_findings_and_quoted_evidence_within_budget(play_scenario, bedrock):
@@ -87,6 +59,7 @@ def test_read_only_question_uses_read_tools_only(play_scenario, bedrock):
     assert state["messages"][-1].content == "The newest error is an ImportError in orders."
 
 
+@pytest.mark.attack("bedrock throttled")
 def test_throttling_degrades_to_the_deterministic_findings(play_scenario, bedrock):
     fake = play_scenario("oom-after-deploy")
     server = bedrock([cs.throttle()])
@@ -98,6 +71,7 @@ def test_throttling_degrades_to_the_deterministic_findings(play_scenario, bedroc
     assert not [c for c in fake.calls if c["write"]]
 
 
+@pytest.mark.attack("bedrock timeout")
 def test_timeout_degrades_too(play_scenario, bedrock):
     play_scenario("scaled-to-zero")
     server = bedrock([cs.throttle(), cs.throttle(), cs.slow(3, cs.text("too late"))])

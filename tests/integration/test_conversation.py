@@ -18,10 +18,10 @@ from tests.conftest import load_scenario
 class Conversation:
     """One thread of the public API: agent.ainvoke with a thread_id, as library users call it."""
 
-    def __init__(self, allow_write: bool = False):
+    def __init__(self, allow_write: bool = False, **settings):
         self.approvals, self.audit = LocalApprovalStore(), LocalAuditLog()
         self.agent = asyncio.run(create_ecs_deep_agent(
-            config=ECSDeepAgentConfig(model_name="offline", allow_write=allow_write),
+            config=ECSDeepAgentConfig(model_name="offline", allow_write=allow_write, **settings),
             approvals=self.approvals, audit=self.audit, verify_timeout_s=2, verify_poll_s=0.2))
         self.config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex[:8]}"}}
 

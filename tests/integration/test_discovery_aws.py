@@ -13,6 +13,7 @@ from agents.aws_ecs_service.discovery import ServiceNotFound, find_services
 from agents.aws_ecs_service.discovery.aws_native import DEFAULT_TARGET, REFRESH_MARGIN, AwsNativeDiscovery
 from agents.aws_ecs_service.discovery.factory import Discovery
 from agents.aws_ecs_service.discovery.tools import DiscoveryTools, langchain_tools
+from tests.integration.test_conversation import Conversation
 
 HOME_ACCOUNT = "123456789012"  # moto's default account
 STAGING_ACCOUNT = "222222222222"
@@ -27,9 +28,9 @@ def _make_service(ecs, cluster: str, name: str, tags: list[dict[str, str]] | Non
     ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=name, desiredCount=1, **kwargs)
 
 
-def _assumed_ecs(region: str):
+def _assumed_ecs(region: str, role_arn: str = ROLE_ARN):
     creds = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=ROLE_ARN, RoleSessionName="seed")["Credentials"]
+        RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
     return boto3.client("ecs", region_name=region, aws_access_key_id=creds["AccessKeyId"],
                         aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
 
@@ -165,3 +166,25 @@ def test_langchain_tools_wrap_the_five_and_turn_errors_into_text(two_accounts):
                           "list_aws_ecs_services", "get_aws_ecs_service"}
     assert "checkout-api" in tools["list_aws_ecs_services"].invoke({"environment": "staging"})
     assert "no AWS target named 'nope'" in tools["get_aws_credential"].invoke({"credential_id": "nope"})
+
+
+def test_conversation_resolves_my_api_in_production_to_the_other_account_and_triages_there(aws_env):
+    """Both accounts run main/api in eu-west-1; only the production account's is tagged production."""
+    prod_account = "333333333333"
+    prod_role = f"arn:aws:iam::{prod_account}:role/ecs-agent-read"
+    with mock_aws():
+        _make_service(boto3.client("ecs", region_name="eu-west-1"), "main", "api",
+                      tags=[{"key": "environment", "value": "staging"}])
+        _make_service(_assumed_ecs("eu-west-1", prod_role), "main", "api",
+                      tags=[{"key": "environment", "value": "production"}])
+        chat = Conversation(aws_region="eu-west-1",
+                            targets=[{"name": "prod", "roleArn": prod_role, "regions": ["eu-west-1"]}])
+
+        state = chat.say("my API in production keeps timing out")
+
+    ctx = state["context"]
+    assert (ctx["cluster"], ctx["service"], ctx["region"], ctx["target"], ctx["account_id"]) == (
+        "main", "api", "eu-west-1", "prod", prod_account)
+    assert state["findings"]["target"] == {"region": "eu-west-1", "cluster": "main", "service": "api"}
+    # the triage read the service through the assumed role: the ARN it saw is the production account's
+    assert state["evidence"]["service"]["serviceArn"].split(":")[4] == prod_account

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.aws_ecs_service import memory as memory_module
 from agents.aws_ecs_service.memory import NO_DATABASE, open_memory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,8 @@ def test_notice_when_database_url_is_missing(monkeypatch, caplog, tmp_path):
     assert memory.kind == "memory" and NO_DATABASE in memory.notice and NO_DATABASE in caplog.text
 
 
-def test_notice_when_postgres_fails_then_sqlite_survives_a_restart(caplog, tmp_path):
+def test_notice_when_postgres_fails_then_sqlite_survives_a_restart(caplog, tmp_path, monkeypatch):
+    monkeypatch.setattr(memory_module, "POOL_TIMEOUT_S", 1)  # the pool's wait is what a missing server costs
     bad = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"
     path = tmp_path / "conversations.sqlite"
     with caplog.at_level(logging.WARNING):

@@ -147,9 +147,9 @@ def test_alarm_must_return_to_ok(play_scenario):
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
 
     def alarm_clears_later(line: str) -> None:  # CloudWatch evaluates the new load a little after the change
-        if line.startswith("verify poll 1: not yet"):
+        if line.startswith("verify poll 1: waiting for"):
             cloudwatch.set_alarm_state(AlarmName="api-cpu-high", StateValue="OK", StateReason="under the threshold")
 
     _, _, recovered, lines = run_loop(fake, scenario, on_line=alarm_clears_later, trigger_alarm="api-cpu-high")
     assert recovered.ok and recovered.polls == 2
-    assert "verify poll 1: not yet: alarm api-cpu-high OK" in lines
+    assert "verify poll 1: waiting for: alarm api-cpu-high OK" in lines

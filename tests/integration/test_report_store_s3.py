@@ -33,9 +33,10 @@ def test_configured_bucket_gets_sse_s3_objects_under_the_incident_prefix(s3, tmp
     assert not list(tmp_path.iterdir())  # nothing written locally when S3 is configured
 
 
-def test_kms_key_id_gives_sse_kms(s3):
+def test_kms_key_id_from_the_config_gives_sse_kms(s3):
     key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
-    store = ReportStore(bucket=BUCKET, kms_key_id=key_id, s3_client=s3)
+    config = ECSDeepAgentConfig.load(env={"REPORTS_BUCKET": BUCKET, "REPORTS_KMS_KEY_ID": key_id})
+    store = ReportStore.from_config(config, local_dir="unused", ctx=AwsContext(region="us-east-1"))
     assert store.write("inc-43", "verify_post_check.md", "ok") == f"s3://{BUCKET}/incidents/inc-43/verify_post_check.md"
     head = s3.head_object(Bucket=BUCKET, Key="incidents/inc-43/verify_post_check.md")
     assert head["ServerSideEncryption"] == "aws:kms"

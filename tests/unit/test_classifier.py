@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agents.aws_ecs_service.diagnosis import classifier
-from agents.aws_ecs_service.diagnosis.classifier import classify
-from agents.aws_ecs_service.diagnosis.taskdef_diff import diff, short_name
+from agents.aws_ecs_service.diagnosis.classifier import classify, classify_task
+from agents.aws_ecs_service.diagnosis.taskdef_diff import diff_task_definitions, short_name
 from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy
 
 TAXONOMY = json.loads(Path(classifier.__file__).with_name("taxonomy.json").read_text())
@@ -165,6 +165,18 @@ def test_warn_lines_do_not_explain_an_exit():
     t = b.stopped(12, exit_code=1, age=10)
     b.log(t, "WARN redis connection refused, retrying in 1s", "ImportError: No module named 'orjson'")
     assert triage(b).root_cause.category == "app-crash"
+
+
+def test_classify_task_explains_one_task_and_skips_non_essential_exits():
+    task = {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/ab12", "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "sidecar", "exitCode": 137}, {"name": "app", "exitCode": 1}]}
+    sidecar_optional = {"containerDefinitions": [{"name": "sidecar", "essential": False}, {"name": "app"}]}
+    assert classify_task(task).exit_code == 137  # without the task definition every container counts
+    verdict = classify_task(task, sidecar_optional)
+    assert (verdict.exit_code, verdict.rule.cause) == (1, "app-crash")
+    assert classify_task({"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/cd34"}) is None  # no reason given
+    assert classify_task({"taskArn": "t/ef56", "stoppedReason": "something new"}).rule is None
 
 
 # ---- OOM --------------------------------------------------------------------------------------------
@@ -688,7 +700,7 @@ def test_taskdef_diff_reports_names_never_values():
               secrets={"DB_PASSWORD": SECRET + "-v2"}, command=["python", "-m", "api"],
               healthCheck={"command": ["CMD-SHELL", "curl -f localhost:8080/health"]})
     old, new = b.taskdefs[1], b.taskdefs[2]
-    lines = [c.describe() for c in diff(old, new)]
+    lines = [c.describe() for c in diff_task_definitions(old, new)]
     assert "memory 1024 -> 512" in lines
     assert "container api: image api:v1.1 -> api:v1.2" in lines
     assert "container api: environment removed: OLD" in lines
@@ -700,4 +712,4 @@ def test_taskdef_diff_reports_names_never_values():
     text = " ".join(lines)
     assert "db1.internal" not in text and "db2.internal" not in text and SECRET not in text
     assert short_name(old) == "api:1" and short_name(old["taskDefinitionArn"]) == "api:1"
-    assert diff(old, old) == []
+    assert diff_task_definitions(old, old) == []

@@ -71,6 +71,9 @@ def test_rollback_targets_the_last_revision_that_ran_healthy_not_revision_minus_
     assert step.params == {"cluster": "prod", "service": "api", "taskDefinition": f"{ARN}api:45"}
     assert step.expected_before == {"taskDefinition": f"{ARN}api:48"}
     assert "api:48" in step.undo and "taskDefinition=api:45" in step.api_call
+    # every "a -> b" in the wording reads from the running revision to the rollback target
+    assert "taskDefinition api:48 -> api:45" in plan.summary
+    assert "Cost: reverts container api: image api:v48 -> api:v45." in plan.summary
     assert plans[-1].option == "fix-forward" and not plans[-1].steps and plans[-1].manual_steps
 
 

@@ -206,10 +206,14 @@ def test_audit_log_in_memory_and_on_disk(tmp_path, on_disk):
     log = LocalAuditLog(path)
     entry = AuditEntry(at="2025-01-10T12:00:00+00:00", incident_id="inc-1", plan_hash="h1", step=1, actor="a",
                        operation="ecs:UpdateService", params={}, allowed=True, reason="r", result="ok")
-    log.append(entry.model_copy(update={"allowed": False, "result": "refused"}))
-    assert not log.has_applied("h1", 1)
+    log.append(entry.model_copy(update={"allowed": False, "result": "refused", "attempt": "refused-one"}))
+    assert not log.has_applied("inc-1", "h1", 1)
+    log.append(entry.model_copy(update={"result": "pending"}))  # written before the call, same attempt
+    assert not log.has_applied("inc-1", "h1", 1)
     log.append(entry)
-    assert log.has_applied("h1", 1) and not log.has_applied("h1", 2) and not log.has_applied("h2", 1)
-    assert [e.allowed for e in log.list()] == [False, True] and log.list("inc-x") == []
+    assert log.has_applied("inc-1", "h1", 1) and not log.has_applied("inc-1", "h1", 2)
+    assert not log.has_applied("inc-1", "h2", 1) and not log.has_applied("inc-2", "h1", 1)
+    assert [(e.allowed, e.result) for e in log.list()] == [(False, "refused"), (True, "ok")]
+    assert log.list("inc-x") == []
     if on_disk:
         assert LocalAuditLog(path).list() == log.list()

@@ -17,9 +17,15 @@ SECRETS = {
     "password kv": ("DB_PASSWORD=hunter2hunter2 starting", "hunter2hunter2"),
     "json password": ('{"password": "correct-horse-battery"}', "correct-horse-battery"),
     "api key": ("STRIPE_API_KEY: sk_live_51HqLyjWDarjtT1zdp7dc", "sk_live_51HqLyjWDarjtT1zdp7dc"),
+    "url without user": ("redis connect redis://:r3dis-Pa55word@cache.internal:6379/0 refused", "r3dis-Pa55word"),
+    "session token": ("using IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7kQ2 for s3",
+                      "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7kQ2"),
+    "private key": ("key: -----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA7bq9 -----END RSA PRIVATE KEY----- loaded",
+                    "MIIEpAIBAAKCAQEA7bq9"),
 }
 
 
+@pytest.mark.attack("secret leak")
 @pytest.mark.parametrize("name", sorted(SECRETS))
 def test_secret_is_masked(name):
     text, secret = SECRETS[name]
@@ -64,3 +70,16 @@ def test_task_definition_values_redacted_names_kept():
     assert out["redacted"] is True
     # the input is not modified
     assert evidence["logs"][0]["events"][0]["message"] == "login with password=letmein99"
+
+
+@pytest.mark.attack("secret leak")
+def test_values_under_secret_named_keys_are_masked_anywhere():
+    evidence = {"task_definitions": {"arn:td/api:2": {"containerDefinitions": [{
+        "name": "api",
+        "logConfiguration": {"logDriver": "splunk", "options": {"splunk-url": "https://splunk.example:8088",
+                                                                "splunk-token": "7f2c1e9a-4b3d-4c8e-9f1a-2b3c4d5e6f70"}},
+        "dockerLabels": {"com.example.db-password": "Tr0ub4dor&3", "team": "payments"},
+    }]}}}
+    blob = json.dumps(redact_evidence(evidence))
+    assert "7f2c1e9a-4b3d-4c8e-9f1a-2b3c4d5e6f70" not in blob and "Tr0ub4dor&3" not in blob
+    assert "https://splunk.example:8088" in blob and "payments" in blob and "splunk-token" in blob

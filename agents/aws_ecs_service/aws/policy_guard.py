@@ -11,6 +11,12 @@ Retries are idempotent: a step the audit log shows applied, whose result the ser
 shows, is skipped instead of written again; RunTask carries a client token derived from the
 plan hash and step. ECS has no conditional update, so compare-and-set is "re-read, compare,
 write" under one lock per guard.
+
+Every write is audited "pending" before the call. An attempt cut off after that (a Lambda
+timeout) leaves it pending; the retry reads the service: showing the step's result means the
+call went out, so the retry records that outcome and writes nothing; showing the state the plan
+expected means it did not, so the step runs. A cut-off StopTask or RunTask cannot be told
+apart that way and is refused for a person to check.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..operations.approvals import ApprovalStore
 from ..operations.plan_model import Approval, AuditEntry, Plan, PlanStep
-from .audit_log import AuditLog
+from .audit_log import PENDING, AuditLog
 from .ecs_reads import describe_service, family_revision, short_name
 from .session import AwsContext
 
@@ -81,9 +87,7 @@ class PolicyGuard:
 
     def execute(self, plan: Plan, step: PlanStep, actor: str) -> AuditEntry:
         """Run one plan step if the policy allows it; the returned entry is also in the audit log."""
-        entry = AuditEntry(at=_now(), incident_id=plan.incident_id, plan_hash=plan.plan_hash, step=step.number,
-                           actor=actor, operation=OPERATIONS.get(step.action, step.action), params=dict(step.params),
-                           allowed=False, reason="")
+        entry = self._entry(plan, step, actor)
         with self._lock:
             try:
                 self._run(plan, step, entry)
@@ -98,6 +102,19 @@ class PolicyGuard:
             self.audit.append(entry)
         return entry
 
+    def refuse(self, plan: Plan, step: PlanStep, actor: str, reason: str) -> AuditEntry:
+        """Audit a step refused before its checks ran (its service is busy with another remediation)."""
+        entry = self._entry(plan, step, actor)
+        entry.reason, entry.result = reason, "refused"
+        self.audit.append(entry)
+        return entry
+
+    @staticmethod
+    def _entry(plan: Plan, step: PlanStep, actor: str) -> AuditEntry:
+        return AuditEntry(at=_now(), incident_id=plan.incident_id, plan_hash=plan.plan_hash, step=step.number,
+                          actor=actor, operation=OPERATIONS.get(step.action, step.action), params=dict(step.params),
+                          allowed=False, reason="")
+
     # ---- the checks, in order; each raises Refused ---------------------------------------------
     def _run(self, plan: Plan, step: PlanStep, entry: AuditEntry) -> None:
         if step not in plan.steps:
@@ -111,13 +128,15 @@ class PolicyGuard:
         entry.before = {"taskDefinition": svc.get("taskDefinition"), "desiredCount": svc.get("desiredCount"),
                         "runningCount": svc.get("runningCount")}
 
-        if self.audit.has_applied(plan.plan_hash, step.number):
+        if self.audit.has_applied(plan.incident_id, plan.plan_hash, step.number):
             if not self._shows_result(step, svc):
                 raise Refused(f"step {step.number} was applied before, but the service no longer shows its result: "
                               "someone changed it since; re-plan")
             entry.allowed, entry.reason, entry.result = True, "an earlier attempt of this step was applied and the " \
                 "service still shows its result: no second write", SKIPPED
             entry.after = dict(entry.before)
+            return
+        if self._settle_cut_off_attempts(plan, step, svc, entry):
             return
 
         for key, expected in step.expected_before.items():
@@ -128,7 +147,32 @@ class PolicyGuard:
         why = self._allow_list(ecs, plan, step, svc)
         entry.allowed = True
         entry.reason = (f"approved by {approval.decided_by} ({approval.channel}) at {approval.decided_at}; {why}")
+        entry.result = PENDING
+        self.audit.append(entry.model_copy())  # before the call: a cut-off attempt leaves this trace
         self._write(ecs, plan, step, entry)
+
+    def _settle_cut_off_attempts(self, plan: Plan, step: PlanStep, svc: dict[str, Any], entry: AuditEntry) -> bool:
+        """Record what became of earlier attempts of this step left "pending"; True when one of them did the
+        write (this attempt is then skipped). Raises Refused when that cannot be told."""
+        cut_off = [e for e in self.audit.list(plan.incident_id)
+                   if e.plan_hash == plan.plan_hash and e.step == step.number and e.result == PENDING]
+        for earlier in cut_off:
+            if not step.action.startswith("update_service"):
+                raise Refused(f"an earlier attempt of step {step.number} was cut off after it was allowed; whether its "
+                              f"{earlier.operation} took effect cannot be told from the service: a person must check, "
+                              "then re-plan")
+            if self._shows_result(step, svc):
+                self.audit.append(earlier.model_copy(update={
+                    "result": "ok", "after": dict(entry.before),
+                    "reason": f"{earlier.reason}; the attempt was cut off after its call, which the service shows "
+                              "(recorded by the retry)"}))
+                entry.allowed, entry.result, entry.after = True, SKIPPED, dict(entry.before)
+                entry.reason = ("an earlier attempt was cut off after its write, which the service shows: no second "
+                                "write")
+                return True
+            self.audit.append(earlier.model_copy(update={
+                "result": "error: cut off before its change took effect (the service does not show it)"}))
+        return False
 
     def _approval(self, plan: Plan) -> Approval:
         approval = self.approvals.get(plan.incident_id, plan.plan_hash)

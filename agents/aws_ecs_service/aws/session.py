@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 6},
@@ -17,6 +24,18 @@ RETRY_CONFIG = Config(
     read_timeout=20,
     max_pool_connections=32,
 )
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+                              "ThrottledException", "RequestThrottled", "RequestThrottledException"})
+
+
+def is_transient(exc: Exception) -> bool:
+    """Throttling, a 5xx answer or a lost connection (still failing after the retries): AWS is struggling, it did
+    not refuse. The caller may go on without that answer; an access denial or a missing resource is not this."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in THROTTLING_CODES or status >= 500
+    return isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError)
 
 
 @dataclass

@@ -27,8 +27,7 @@ from .evidence import parse_time
 from .result import Finding, RootCause, SuggestedAction, Target, TriageResult, Window
 from .rules import RULES_BY_ID, TASK_FIELDS, Rule, first_match, rules_for
 from .signals import clip, is_low_level_log, normalise, resource_id, short_id, strip_service_prefix
-from .taskdef_diff import diff as diff_task_definitions
-from .taskdef_diff import evidence_lines, short_name
+from .taskdef_diff import diff_task_definitions, evidence_lines, short_name
 
 _SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 _TASK_RULES = tuple(r for r in sorted(RULES_BY_ID.values(), key=lambda r: r.priority)
@@ -167,7 +166,7 @@ def _stopped_at(task: dict[str, Any]) -> dt.datetime | None:
 
 
 @dataclass
-class _Verdict:
+class TaskVerdict:
     task: dict[str, Any]
     rule: Rule | None
     text: str
@@ -219,9 +218,9 @@ class _Verdict:
         return f"log task/{short_id(self.task_id)}: {clip(self.log_line)}"
 
 
-def _task_fields(task: dict[str, Any], view: _View) -> dict[str, list[str]]:
-    td = view.taskdef(task.get("taskDefinitionArn")) or {}
-    essential = {c.get("name"): c.get("essential", True) for c in td.get("containerDefinitions") or []}
+def _task_fields(task: dict[str, Any], task_definition: dict[str, Any] | None) -> dict[str, list[str]]:
+    definitions = (task_definition or {}).get("containerDefinitions") or []
+    essential = {c.get("name"): c.get("essential", True) for c in definitions}
     containers = task.get("containers") or []
     exits = [c.get("exitCode") for c in containers if c.get("exitCode") is not None and essential.get(c.get("name"), True)]
     exit_code = next((x for x in exits if x != 0), exits[0] if exits else None)
@@ -233,8 +232,11 @@ def _task_fields(task: dict[str, Any], view: _View) -> dict[str, list[str]]:
     }
 
 
-def _classify_task(task: dict[str, Any], view: _View) -> _Verdict | None:
-    fields = _task_fields(task, view)
+def classify_task(task: dict[str, Any], task_definition: dict[str, Any] | None = None) -> TaskVerdict | None:
+    """Why one stopped task stopped: the first rule in priority order over stop code, stopped reason,
+    container reasons and exit code (of essential containers, when `task_definition` says which are).
+    A verdict without a rule when it stopped for a reason no rule knows; None when it gives no reason."""
+    fields = _task_fields(task, task_definition)
     exit_code = int(fields["exit_code"][0]) if fields["exit_code"] else None
     reason = normalise(task.get("stoppedReason"))
     for rule in _TASK_RULES:
@@ -247,15 +249,15 @@ def _classify_task(task: dict[str, Any], view: _View) -> _Verdict | None:
                         quoted = reason or f"container exited (stopCode {task.get('stopCode') or '?'})"
                     else:
                         quoted = text
-                    return _Verdict(task, rule, quoted, exit_code)
+                    return TaskVerdict(task, rule, quoted, exit_code)
     if task.get("stopCode") or reason:  # stopped for a reason no rule knows
-        return _Verdict(task, None, reason or f"stopCode {task.get('stopCode')}", exit_code)
+        return TaskVerdict(task, None, reason or f"stopCode {task.get('stopCode')}", exit_code)
     return None
 
 
-def _refine_with_logs(verdicts: list[_Verdict], view: _View) -> None:
+def _refine_with_logs(verdicts: list[TaskVerdict], view: _View) -> None:
     """An app exit (or failed health check) reads its task's logs; tasks without logs take their peers' answer."""
-    peers: dict[tuple[str, str], list[_Verdict]] = defaultdict(list)
+    peers: dict[tuple[str, str], list[TaskVerdict]] = defaultdict(list)
     for v in verdicts:
         if v.rule and v.rule.refine_with_logs:
             peers[(v.rule.id, v.revision)].append(v)
@@ -420,7 +422,7 @@ class _Hypothesis:
     summary: str
     evidence: list[str]
     severity: str
-    verdicts: list[_Verdict] = field(default_factory=list)
+    verdicts: list[TaskVerdict] = field(default_factory=list)
     signals: list[_Signal] = field(default_factory=list)
 
     @property
@@ -443,9 +445,9 @@ def _summarise(rule: Rule, view: _View, *, count: int, total: int | None = None,
                                            exit_codes=exit_codes))
 
 
-def _task_hypotheses(verdicts: list[_Verdict], total: int, view: _View) -> list[_Hypothesis]:
+def _task_hypotheses(verdicts: list[TaskVerdict], total: int, view: _View) -> list[_Hypothesis]:
     """One hypothesis per cause among these task verdicts, strongest first."""
-    by_cause: dict[str, list[_Verdict]] = defaultdict(list)
+    by_cause: dict[str, list[TaskVerdict]] = defaultdict(list)
     for v in verdicts:
         if v.cause:
             by_cause[v.cause].append(v)
@@ -517,7 +519,7 @@ class _Decision:
 def classify(evidence: dict[str, Any]) -> TriageResult:
     """Name the root cause of the evidence document (see the module docstring)."""
     view = _read(evidence)
-    verdicts = [v for v in (_classify_task(t, view) for t in view.stopped) if v]
+    verdicts = [v for t in view.stopped if (v := classify_task(t, view.taskdef(t.get("taskDefinitionArn"))))]
     _refine_with_logs(verdicts, view)
     metric_signals = _metric_signals(view)
     alarm_signals, other_alarms = _alarm_signals(view)
@@ -543,7 +545,7 @@ def classify(evidence: dict[str, Any]) -> TriageResult:
     )
 
 
-def _decide(view: _View, verdicts: list[_Verdict], events: list[_Signal], deployments: _Deployments,
+def _decide(view: _View, verdicts: list[TaskVerdict], events: list[_Signal], deployments: _Deployments,
             metric_signals: list[_Signal], alarm_signals: list[_Signal], other_alarms: list[str]) -> _Decision:
     failures = [v for v in verdicts if v.failure]
     below = [v for v in failures if _belongs_to(v.task, deployments.failing, deployments.failing_ids)]
@@ -616,7 +618,7 @@ def _scaled_to_zero(view: _View) -> _Hypothesis | None:
     return _Hypothesis(rule.cause, rule, rule.confidence, rule.summary, lines, rule.severity)
 
 
-def _from_logs(view: _View, verdicts: list[_Verdict], deployments: _Deployments,
+def _from_logs(view: _View, verdicts: list[TaskVerdict], deployments: _Deployments,
                alarm_signals: list[_Signal], other_alarms: list[str]) -> _Hypothesis | None:
     """A failing deployment: its tasks' logs, any rule. Otherwise, with a symptom: running tasks' logs."""
     if deployments.active:
@@ -653,7 +655,7 @@ def _from_metrics(view: _View, metric_signals: list[_Signal], alarm_signals: lis
                        rule.severity, signals=group)
 
 
-def _last_resort(failures: list[_Verdict], deployments: _Deployments,
+def _last_resort(failures: list[TaskVerdict], deployments: _Deployments,
                  alarm_signals: list[_Signal]) -> _Hypothesis | None:
     """A deployment fails (or tasks stop for unknown reasons) and nothing names the cause."""
     if not deployments.active and not failures:
@@ -672,7 +674,7 @@ def _last_resort(failures: list[_Verdict], deployments: _Deployments,
     return _Hypothesis(rule.cause, rule, 0.2, summary, _dedupe(lines), "high", verdicts=failures)
 
 
-def _benign_only(view: _View, verdicts: list[_Verdict]) -> _Hypothesis | None:
+def _benign_only(view: _View, verdicts: list[TaskVerdict]) -> _Hypothesis | None:
     """Maintenance or user stops are the cause only when they are all there is, and recent / dominant."""
     now = view.end or max((_stopped_at(v.task) for v in verdicts if _stopped_at(v.task)), default=None)
     maintenance = [v for v in verdicts if v.cause == "platform-maintenance"]
@@ -685,7 +687,7 @@ def _benign_only(view: _View, verdicts: list[_Verdict]) -> _Hypothesis | None:
     return None
 
 
-def _healthy(view: _View, verdicts: list[_Verdict], other_alarms: list[str]) -> _Hypothesis:
+def _healthy(view: _View, verdicts: list[TaskVerdict], other_alarms: list[str]) -> _Hypothesis:
     rule = RULES_BY_ID["F42"]
     lines = [f"service {view.service_name}: running {view.running} of desired {view.desired}"]
     lines += [_deployment_line(d) for d in view.deployments if d.get("status") == "PRIMARY"][:1]
@@ -717,7 +719,7 @@ def _recovered(view: _View, root: _Hypothesis) -> bool:
 # findings, actions, status
 
 
-def _findings(view: _View, decision: _Decision, verdicts: list[_Verdict], deployments: _Deployments,
+def _findings(view: _View, decision: _Decision, verdicts: list[TaskVerdict], deployments: _Deployments,
               metric_signals: list[_Signal], alarm_signals: list[_Signal], recovered: bool) -> list[Finding]:
     root = decision.root
     severity = root.severity
@@ -775,13 +777,13 @@ def _newest_deployment(view: _View) -> dict[str, Any] | None:
     return view.deployments[0] if view.deployments else None
 
 
-def _failing_revisions(verdicts: list[_Verdict], deployments: _Deployments) -> set[str]:
+def _failing_revisions(verdicts: list[TaskVerdict], deployments: _Deployments) -> set[str]:
     revisions = {v.revision for v in verdicts if v.failure and v.revision}
     revisions |= {d.get("taskDefinition") for d in deployments.failing if d.get("taskDefinition")}
     return revisions
 
 
-def _rollback_target(view: _View, decision: _Decision, verdicts: list[_Verdict],
+def _rollback_target(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
                      deployments: _Deployments) -> str | None:
     """The last revision that ran healthy: a COMPLETED deployment, a revision still running, the previous one."""
     bad = _failing_revisions(verdicts, deployments) | {view.current_td, decision.failing_revision}
@@ -799,7 +801,7 @@ def _revision_number(arn: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _introduced_by_deployment(view: _View, decision: _Decision, verdicts: list[_Verdict],
+def _introduced_by_deployment(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
                               deployments: _Deployments) -> bool:
     """The newest deployment brought the cause: its revision is the failing one, or the cause began after it."""
     newest = _newest_deployment(view)
@@ -817,7 +819,7 @@ def _introduced_by_deployment(view: _View, decision: _Decision, verdicts: list[_
         _diff_lines(view, decision, deployments, verdicts))
 
 
-def _diff_lines(view: _View, decision: _Decision, deployments: _Deployments, verdicts: list[_Verdict]) -> list[str]:
+def _diff_lines(view: _View, decision: _Decision, deployments: _Deployments, verdicts: list[TaskVerdict]) -> list[str]:
     new_ref = decision.failing_revision or (deployments.failing[0].get("taskDefinition") if deployments.failing
                                             else (_newest_deployment(view) or {}).get("taskDefinition"))
     old_ref = _rollback_target(view, decision, verdicts, deployments) or view.previous_td
@@ -827,7 +829,7 @@ def _diff_lines(view: _View, decision: _Decision, deployments: _Deployments, ver
     return evidence_lines(diff_task_definitions(old, new), old, new)
 
 
-def _actions(view: _View, decision: _Decision, verdicts: list[_Verdict],
+def _actions(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
              deployments: _Deployments) -> list[SuggestedAction]:
     root = decision.root
     cause = root.cause

@@ -11,7 +11,9 @@ they ran and the failing containers' log streams.
 A missing cluster/service, missing credentials, or a failed core read (services, tasks) raise
 a diagnosis.errors exception with one readable line. Secondary reads (task definitions, logs,
 metrics, alarms, deployments, container instances) that fail are recorded in
-evidence["errors"] and the triage goes on without them.
+evidence["errors"] and the triage goes on without them; so do the task reads when AWS is only
+struggling (still throttled, 5xx or unreachable after the adaptive retries): during someone
+else's outage a partial triage that says what it could not read beats none.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from botocore.exceptions import (
 )
 
 from ..aws import cloudwatch_reads, ecs_reads, logs_reads
-from ..aws.session import AwsContext
+from ..aws.session import AwsContext, is_transient
 from .errors import AwsAccessError, ClusterNotFound, NoCredentials, ServiceNotFound, TriageError
 from .evidence import empty_evidence, to_jsonable
 
@@ -165,26 +167,34 @@ class _Collection:
                 for arns in ecs_reads.task_arn_pages(self.ecs, self.cluster, self.service, desired_status, cap)]
 
     def _tasks(self, list_f: Future) -> list[dict[str, Any]]:
-        batches = self._core(list_f, "ecs:ListTasks")
-        return [task for batch in batches for task in self._core(batch, "ecs:DescribeTasks")]
+        batches = self._core(list_f, "ecs:ListTasks", partial=True) or []
+        return [task for batch in batches for task in self._core(batch, "ecs:DescribeTasks", partial=True) or []]
 
-    def _core(self, future: Future, call: str) -> Any:
+    def _core(self, future: Future, call: str, partial: bool = False) -> Any:
+        """The answer; a failure ends the triage, except a transient one where `partial` (recorded, None)."""
         try:
             return future.result()
         except (BotoCoreError, ClientError) as exc:
+            if partial and is_transient(exc):
+                self._record(exc, call)
+                return None
             raise _triage_error(exc, call, self.cluster, self.service, self.ctx.region) from exc
 
     # ---- secondary reads: failures are recorded, the triage goes on -------------------------
     def _secondary(self, call: str, read: Callable[..., Any], *args: Any) -> Any:
         try:
             return read(*args)
-        except ClientError as exc:
+        except (BotoCoreError, ClientError, NotImplementedError) as exc:  # the last: in-process emulators (moto)
+            self._record(exc, call)
+        return None
+
+    def _record(self, exc: Exception, call: str) -> None:
+        if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             self.errors.append({"call": _call_name(exc, call), "code": str(error.get("Code", "")),
-                                "message": str(error.get("Message", ""))[:500]})
-        except (BotoCoreError, NotImplementedError) as exc:  # the latter: in-process emulators (moto)
+                                "message": (str(error.get("Message", "")) + _after_retries(exc))[:500]})
+        else:
             self.errors.append({"call": call, "code": type(exc).__name__, "message": str(exc)[:500]})
-        return None
 
     def _task_definition(self, arn: str) -> Future:
         if arn not in self._task_definitions:
@@ -251,10 +261,13 @@ def _triage_error(exc: Exception, call: str, cluster: str, service: str, region:
             return ClusterNotFound(f"cluster {cluster!r} not found in {region}")
         if code == "ServiceNotFoundException":
             return ServiceNotFound(f"service {service!r} not found in cluster {cluster!r} ({region})")
-        retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-        after = f" (after {retries} retries)" if retries else ""
-        return AwsAccessError(f"{_call_name(exc, call)} failed{after}: {code}: {message}")
+        return AwsAccessError(f"{_call_name(exc, call)} failed{_after_retries(exc)}: {code}: {message}")
     return AwsAccessError(f"{call} failed: {exc}")
+
+
+def _after_retries(exc: ClientError) -> str:
+    retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+    return f" (after {retries} retries)" if retries else ""
 
 
 def _call_name(exc: ClientError, fallback: str) -> str:

@@ -13,6 +13,8 @@ from ..aws.session import AwsContext
 from .result import Stats, TriageResult
 
 DEFAULT_WINDOW = dt.timedelta(hours=2)
+TASK_READS = ("ecs:ListTasks", "ecs:DescribeTasks")
+UNSURE_HEALTHY_CONFIDENCE = 0.4  # "healthy" when the tasks could not be read
 
 
 def analyse(evidence: dict[str, Any]) -> TriageResult:
@@ -21,6 +23,19 @@ def analyse(evidence: dict[str, Any]) -> TriageResult:
     result = classify(evidence)
     stats = evidence.get("stats") or {}
     result.stats = Stats(api_calls=int(stats.get("api_calls", 0)), duration_ms=int(stats.get("duration_ms", 0)))
+    return _with_gaps(result, evidence.get("errors") or [])
+
+
+def _with_gaps(result: TriageResult, errors: list[dict[str, Any]]) -> TriageResult:
+    """Say what could not be read; "healthy" without the tasks is only a guess, and says so."""
+    result.could_not_read = sorted({f"{e.get('call')}: {e.get('code')}" for e in errors})
+    unread = sorted({e.get("call") for e in errors if e.get("call") in TASK_READS})
+    if unread and result.root_cause.category == "healthy":
+        note = (f" The tasks could not be read ({', '.join(unread)}), so stopped tasks are unknown: this is not a "
+                "clean bill of health.")
+        for part in (result.root_cause, *[f for f in result.findings if f.category == "healthy"]):
+            part.confidence = min(part.confidence, UNSURE_HEALTHY_CONFIDENCE)
+            part.summary += note
     return result
 
 

@@ -60,6 +60,12 @@ def parse_time(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds from `start` to `end` (parse_time values); None when either is unreadable."""
+    a, b = parse_time(start), parse_time(end)
+    return (b - a).total_seconds() if a and b else None
+
+
 def empty_evidence(region: str, cluster: str, service: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     return {
         "schema": SCHEMA,

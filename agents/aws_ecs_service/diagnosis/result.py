@@ -60,6 +60,8 @@ class TriageResult(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     suggested_actions: list[SuggestedAction] = Field(default_factory=list)
     stats: Stats = Field(default_factory=Stats)
+    # "service:Operation: ErrorCode" of every read that failed: the findings stand on the rest
+    could_not_read: list[str] = Field(default_factory=list)
 
     model_config = {"populate_by_name": True}
 

@@ -36,7 +36,7 @@ def short_name(task_definition: dict[str, Any] | str | None) -> str:
     return str(task_definition or "").rsplit("/", 1)[-1]
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+def diff_task_definitions(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     """Changes from `before` (the previous revision) to `after` (the new one), task level first."""
     changes: list[Change] = []
     for key in ("cpu", "memory"):
@@ -50,9 +50,6 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     for name in [n for n in new if n in old]:
         changes.extend(_container_changes(name, old[name], new[name]))
     return changes
-
-
-diff_task_definitions = diff  # the name the report renderer uses
 
 
 def describe_changes(changes: list[Change]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
@@ -77,7 +78,9 @@ class AuditEntry(BaseModel):
     params: dict[str, Any]
     allowed: bool
     reason: str  # why it was allowed or refused
-    result: str = ""  # "ok", "skipped (already applied)", error text
+    result: str = ""  # "ok", "skipped (already applied)", error text; "pending" until the outcome is recorded
+    # one attempt of one step: its "pending" record, written before the AWS call, and its outcome share it
+    attempt: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     before: dict[str, Any] = Field(default_factory=dict)
     after: dict[str, Any] = Field(default_factory=dict)
 
@@ -123,3 +126,7 @@ class Incident(BaseModel):
 
     def chosen_plan(self) -> Plan | None:
         return next((p for p in self.plans if p.plan_hash == self.chosen_plan_hash), None)
+
+    def approval_expired(self) -> bool:
+        """The last decision on record is an expiry: nobody decided in time, nothing was changed."""
+        return bool(self.approvals) and self.approvals[-1].decision == "expired"

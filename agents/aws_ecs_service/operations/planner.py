@@ -219,14 +219,15 @@ class _Builder:
             undo=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, taskDefinition={now}): back to "
                  "the revision observed before",
         )
-        withdrawn = taskdef_diff.diff(self._taskdef(healthy.arn), self._taskdef(self.current))
-        cost = ("; ".join(c.describe() for c in withdrawn[:4]) if withdrawn else f"everything {now} changed")
+        # what the rollback itself changes, read from the running revision to the target one
+        reverted = taskdef_diff.diff_task_definitions(self._taskdef(self.current), self._taskdef(healthy.arn))
+        cost = ("; ".join(c.describe() for c in reverted[:4]) if reverted else f"everything {now} changed")
         if self.business:
             summary = (f"Return {self.service} to the version that last ran without problems ({then}). What {now} "
                        f"changed is withdrawn until it is fixed.")
         else:
             summary = (f"UpdateService {self.cluster}/{self.service} taskDefinition {now} -> {then}, the last revision "
-                       f"that ran healthy ({healthy.source}). Cost: withdraws {cost}.")
+                       f"that ran healthy ({healthy.source}). Cost: reverts {cost}.")
         return self._plan(option="rollback", title=f"Roll back {self.service} to {then}", summary=summary, steps=[step],
                           risk="low" if healthy.confirmed else "medium", expected_duration_s=ROLLBACK_DURATION_S,
                           success_criteria=self._criteria(f"runningCount == desiredCount ({self.desired}) on {then}"),

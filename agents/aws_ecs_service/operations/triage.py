@@ -6,7 +6,6 @@ and deterministic wording in the user's tone when there is not or when the model
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -23,11 +22,6 @@ def compact_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     if isinstance(kept.get("service"), dict):
         kept["service"] = {**kept["service"], "events": (kept["service"].get("events") or [])[:SERVICE_EVENTS_KEPT]}
     return kept
-
-
-def incident_id_for(cluster: str, service: str, now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.UTC)
-    return f"chat-{cluster}-{service}-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"  # two triages in one second
 
 
 def triage_service(ctx: AwsContext, cluster: str, service: str, since_s: int | None, allow_sensitive_data: bool,
@@ -57,11 +51,16 @@ def describe_findings(triage: dict[str, Any], tone: str = "technical",
     rc = triage["root_cause"]
     name = f"{target['cluster']}/{target['service']}"
     title = taxonomy.title(rc["category"])
+    unread = triage.get("could_not_read") or []
+    gaps = (f"\nI could not read everything (AWS kept failing after retries): {', '.join(unread[:6])}. The findings "
+            "stand on what I could read.") if unread else ""
     if rc["category"] == "healthy":
+        if unread:
+            return f"{name} shows no failure signal in what I could read, but that is not a clean bill of health.{gaps}"
         return f"{name} looks healthy: no failure signal in the window I checked."
     if tone == "business":
         state = {"down": "is down", "degraded": "is not working properly"}.get(triage["status"], "has a problem")
-        return f"{name} {state}. The cause: {title.lower()}. {rc['summary']}"
+        return f"{name} {state}. The cause: {title.lower()}. {rc['summary']}{gaps}"
     lines = [f"{name} is {triage['status']}. Root cause: {rc['category']} ({title}), confidence "
              f"{rc['confidence']:.2f}.", rc["summary"]]
     lines += [f"  · {line[:200]}" for line in rc.get("evidence", [])[:3]]
@@ -71,4 +70,4 @@ def describe_findings(triage: dict[str, Any], tone: str = "technical",
     seen = {rc["category"], *(f["category"] for f in triage.get("findings", []))}
     if likely_categories and not seen & set(likely_categories):
         lines.append("That is not what the symptoms you described usually mean; the evidence points here instead.")
-    return "\n".join(lines)
+    return "\n".join(lines) + gaps

@@ -9,19 +9,25 @@ Polls DescribeServices with backoff (botocore's `services_stable` waiter waits u
 with a fixed 15 s delay and knows none of the other checks). It stops as soon as all checks
 pass, as soon as the outcome is decided (the new deployment FAILED, or tasks of the new
 revision stop for the same cause), or at `timeout_s`. Never loops forever.
+
+A flapping service (a check that passed fails again on a later poll) is not fixed by one good
+poll: once a check has flapped, success needs CONFIRM_POLLS all-pass polls in a row, and a
+verification that runs out of time says the service is flapping, and which check did.
 """
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws import ecs_reads
 from ..aws.session import AwsContext
+from ..diagnosis.classifier import classify_task
 from ..diagnosis.evidence import parse_time
 from ..diagnosis.result import TriageResult
-from ..diagnosis.rules import RULES_BY_ID, TASK_FIELDS, Rule, first_match
+from ..diagnosis.rules import RULES_BY_ID
 from ..diagnosis.taskdef_diff import short_name
 from .plan_model import CheckResult, Plan, VerificationResult
 
@@ -31,24 +37,15 @@ MAX_POLL_S = 60.0
 BACKOFF = 1.5
 CLOCK_SKEW = dt.timedelta(seconds=5)  # AWS timestamps vs the local clock that took started_at
 STOPPED_TASKS_CAP = 100
+CONFIRM_POLLS = 2  # all-pass polls in a row that a service which flapped needs before it counts as fixed
+STABLE_CHECK = "stable across polls"
 _STEADY = RULES_BY_ID["F42"]  # "has reached a steady state"
 
 
-def stop_cause(task: dict[str, Any]) -> Rule | None:
-    """The rule that explains a stopped task (stop code -> stopped reason -> container reason -> exit code)."""
-    exits = [c.get("exitCode") for c in task.get("containers") or [] if c.get("exitCode") is not None]
-    fields: dict[str, list[Any]] = {
-        "stop_code": [task.get("stopCode")],
-        "stopped_reason": [task.get("stoppedReason")],
-        "container_reason": [c.get("reason") for c in task.get("containers") or []],
-        "exit_code": [next((x for x in exits if x != 0), exits[0])] if exits else [],
-    }
-    matches = [m[0] for where in TASK_FIELDS for text in fields[where] if (m := first_match(where, text))]
-    return min(matches, key=lambda r: r.priority) if matches else None
-
-
-def same_cause(rule: Rule | None, cause: str) -> bool:
+def same_cause(task: dict[str, Any], cause: str) -> bool:
     """A failure stop of the incident's cause (an app exit counts when logs could make it that cause)."""
+    verdict = classify_task(task)
+    rule = verdict.rule if verdict else None
     return bool(rule) and not rule.benign and (rule.cause == cause or cause in rule.refine_with_logs)
 
 
@@ -65,29 +62,73 @@ class _Expectations:
                 self.desired = int(step.params["desiredCount"])
 
 
+@dataclass
+class Stability:
+    """What earlier polls saw: which checks passed last time, how often a check went from passing to failing,
+    and how many all-pass polls in a row came last. The workflow keeps it between its one-poll invocations."""
+
+    last_ok: list[str] = field(default_factory=list)
+    flaps: dict[str, int] = field(default_factory=dict)
+    streak: int = 0
+    polls: int = 0
+
+    def observe(self, checks: list[CheckResult]) -> None:
+        ok = [c.name for c in checks if c.ok]
+        for name in set(self.last_ok) - set(ok):
+            self.flaps[name] = self.flaps.get(name, 0) + 1
+        self.last_ok, self.polls = ok, self.polls + 1
+        self.streak = self.streak + 1 if len(ok) == len(checks) else 0
+
+    def settled(self) -> bool:
+        return self.streak >= (CONFIRM_POLLS if self.flaps else 1)
+
+    def check(self) -> CheckResult:
+        flapped = ", ".join(f"{name} ({n}x)" for name, n in sorted(self.flaps.items()))
+        return CheckResult(name=STABLE_CHECK, ok=self.settled(), after=sum(self.flaps.values()),
+                           detail=f"flapping: passed, then failed again on a later poll: {flapped}; "
+                                  f"{self.streak} all-pass poll(s) in a row at the end, {CONFIRM_POLLS} needed")
+
+    def next_step(self) -> str:
+        return (f"escalate: human needed (the service is flapping: {', '.join(sorted(self.flaps))} kept passing and "
+                f"failing over {self.polls} polls; look at the newest service events and stopped tasks)")
+
+    def to_state(self) -> dict[str, Any]:
+        return {"last_ok": self.last_ok, "flaps": self.flaps, "streak": self.streak, "polls": self.polls}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> Stability:
+        return cls(**(state or {}))
+
+
 def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.datetime | str,
            timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S,
            progress: Callable[[str], None] | None = None, trigger_alarm: str | None = None,
-           evidence: dict[str, Any] | None = None) -> VerificationResult:
-    """Poll until all checks pass, the outcome is decided, or `timeout_s`; `evidence` adds "before" values."""
+           evidence: dict[str, Any] | None = None, stability: Stability | None = None) -> VerificationResult:
+    """Poll until all checks pass (and hold, after flapping), the outcome is decided, or `timeout_s`;
+    `evidence` adds "before" values; `stability` carries what earlier polls saw (updated in place)."""
     say = progress or (lambda _line: None)
     since = parse_time(started_at) or dt.datetime.now(dt.UTC)
     begun = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + timeout_s
     probe = _Probe(ctx, plan, triage, since - CLOCK_SKEW, trigger_alarm, (evidence or {}).get("service") or {})
     polls, wait = 0, max(poll_s, 0.05)
+    seen = stability if stability is not None else Stability()
     while True:
         polls += 1
         checks = probe.checks()
+        seen.observe(checks)
+        if seen.flaps:
+            checks.append(seen.check())
         failing = [c.name for c in checks if not c.ok]
-        say(f"verify poll {polls}: " + ("all checks pass" if not failing else "not yet: " + ", ".join(failing)))
+        say(f"verify poll {polls}: " + ("all checks pass" if not failing else "waiting for: " + ", ".join(failing)))
         remaining = deadline - time.monotonic()
         if not failing or probe.decided or remaining <= 0:
             break
         time.sleep(min(wait, remaining))
         wait = min(wait * BACKOFF, MAX_POLL_S)
     ok = not failing
-    next_step = "" if ok else probe.next_step(checks, timeout_s)
+    next_step = "" if ok else (seen.next_step() if seen.flaps and not probe.decided
+                               else probe.next_step(checks, timeout_s))
     if not ok:
         say(f"verification failed: {', '.join(failing)}; next: {next_step}")
     return VerificationResult(ok=ok, checks=checks, started_at=begun.isoformat(),
@@ -154,7 +195,7 @@ class _Probe:
         if self.expect.task_definition:  # tasks of the old revision may still fail while they drain
             target = short_name(self.expect.task_definition)
             new = [t for t in new if short_name(t.get("taskDefinitionArn")) == target]
-        same = [t for t in new if same_cause(stop_cause(t), self.cause)]
+        same = [t for t in new if same_cause(t, self.cause)]
         self.decided |= bool(same)
         lines = [f"task/{ecs_reads.short_name(t['taskArn'])[:8]}: " + "; ".join(
             filter(None, [t.get("stoppedReason") or t.get("stopCode"), *[c.get("reason") for c in t.get("containers")

@@ -42,9 +42,9 @@ class ReportStore:
         self._s3 = s3_client
 
     @classmethod
-    def from_config(cls, config: Any, local_dir: str | os.PathLike, ctx: Any = None,
-                    kms_key_id: str | None = None) -> ReportStore:
-        """S3 when `config.reports_bucket` is set (the client comes from `ctx`), else `local_dir`."""
+    def from_config(cls, config: Any, local_dir: str | os.PathLike, ctx: Any = None) -> ReportStore:
+        """S3 when `config.reports_bucket` is set (the client comes from `ctx`, the key from
+        `config.reports_kms_key_id`), else `local_dir`."""
         bucket = getattr(config, "reports_bucket", None)
         if not bucket:
             return cls(local_dir=local_dir)
@@ -52,11 +52,14 @@ class ReportStore:
             from ..aws.session import AwsContext
 
             ctx = AwsContext(region=getattr(config, "aws_region", None), profile=getattr(config, "aws_profile", None))
-        kms = kms_key_id or os.environ.get("REPORTS_KMS_KEY_ID") or None
-        return cls(bucket=bucket, kms_key_id=kms, s3_client=ctx.client("s3"))
+        return cls(bucket=bucket, kms_key_id=getattr(config, "reports_kms_key_id", None) or None,
+                   s3_client=ctx.client("s3"))
+
+    def prefix(self, incident_id: str) -> str:
+        return f"{KEY_PREFIX}/{_check('incident id', incident_id, _SAFE_ID)}/"
 
     def key(self, incident_id: str, name: str) -> str:
-        return f"{KEY_PREFIX}/{_check('incident id', incident_id, _SAFE_ID)}/{_check('report name', name, _SAFE_NAME)}"
+        return self.prefix(incident_id) + _check("report name", name, _SAFE_NAME)
 
     def write(self, incident_id: str, name: str, text: str) -> str:
         """Store one report; returns where it is (a file path or an s3:// URL)."""
@@ -78,6 +81,15 @@ class ReportStore:
 
     def write_all(self, incident_id: str, files: dict[str, str]) -> list[str]:
         return [self.write(incident_id, name, text) for name, text in files.items()]
+
+    def presigned_links(self, incident_id: str, expires_s: int) -> dict[str, str]:
+        """Report name -> a presigned GET URL, for every object the incident has in the bucket."""
+        if not self.bucket:
+            raise ValueError("presigned links need a bucket")
+        prefix = self.prefix(incident_id)
+        objects = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        return {o["Key"][len(prefix):]: self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": o["Key"]}, ExpiresIn=expires_s) for o in objects}
 
 
 def _content_type(name: str) -> str:

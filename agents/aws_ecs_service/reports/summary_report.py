@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from ..diagnosis.evidence import parse_time
+from ..diagnosis.evidence import parse_time, seconds_between
 from ..operations.plan_model import Incident, TimelineEvent
 from .markdown import cell, code, table
 from .verify_report import value_text
@@ -24,12 +24,12 @@ _OUTCOME = {
 
 
 def _offset(start: str, at: str) -> str:
-    a, b = parse_time(start), parse_time(at)
-    return f"+{(b - a).total_seconds():.1f}s" if a and b else "—"
+    seconds = seconds_between(start, at)
+    return f"+{seconds:.1f}s" if seconds is not None else "—"
 
 
 def _outcome(incident: Incident) -> str:
-    if incident.approvals and incident.approvals[-1].decision == "expired":
+    if incident.approval_expired():
         return "Expired: nobody decided on the plan in time, so no change was made to AWS."
     return _OUTCOME.get(incident.status, incident.status)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..diagnosis.evidence import parse_time
+from ..diagnosis.evidence import seconds_between
 from ..operations.plan_model import Incident
 from .markdown import bullets, code, table
 
@@ -29,12 +29,12 @@ def value_text(value: Any) -> str:
 
 
 def _elapsed(start: str, end: str) -> str:
-    a, b = parse_time(start), parse_time(end)
-    return f"{(b - a).total_seconds():.1f} s" if a and b else "—"
+    seconds = seconds_between(start, end)
+    return f"{seconds:.1f} s" if seconds is not None else "—"
 
 
 def _why_not_run(incident: Incident) -> str:
-    if incident.approvals and incident.approvals[-1].decision == "expired":
+    if incident.approval_expired():
         return "the approval request expired before anyone decided, so nothing was changed"
     return _NOT_RUN.get(incident.status, "verification did not run")
 
