@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean synth
+.PHONY: install demo test lint bench clean synth openapi reliability
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ synth: $(STAMP) node_modules/.bin/cdk
 
 bench: $(STAMP)
 	$(BIN)/python bench/triage_speed.py
+
+# Every test marked @pytest.mark.attack, counted per attack or fault: the "Reliability" table of BENCHMARKS.md.
+reliability: $(STAMP)
+	$(BIN)/python bench/reliability.py
+
+# The chat API's OpenAPI document, generated from its resolver (tests/unit/test_chat_openapi.py checks it is current).
+openapi: $(STAMP)
+	$(BIN)/python -m functions.chat_api --openapi > functions/openapi.json.tmp
+	mv functions/openapi.json.tmp functions/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -2,7 +2,8 @@
 
 GET never decides (mail scanners prefetch links): it shows the plan and the buttons. POST decides
 once -> SendTaskSuccess/SendTaskFailure. 403 forged or altered link, 404 nothing asked, 409 already
-decided, 410 expired. Kept light (no LangChain, no event-handler framework): it must start fast.
+decided, 410 expired, 503 database unreachable (the link keeps working: the next click decides).
+Kept light (no LangChain, no event-handler framework): it must start fast.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import boto3
+import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,7 +21,7 @@ from agents.aws_ecs_service import approval_links
 from agents.aws_ecs_service.incidents.approval_page import HEADERS, message_page, plan_page
 from agents.aws_ecs_service.incidents.approval_store import ApprovalExpired, NoPendingApproval, PostgresApprovalStore
 from agents.aws_ecs_service.incidents.database import shared_connection
-from agents.aws_ecs_service.incidents.decisions import decide
+from agents.aws_ecs_service.incidents.decisions import decide, redeliver
 from agents.aws_ecs_service.incidents.incident_store import PostgresIncidentStore
 from agents.aws_ecs_service.incidents.metrics import IncidentMetrics
 from agents.aws_ecs_service.incidents.settings import RuntimeSettings
@@ -28,10 +30,13 @@ from agents.aws_ecs_service.operations.approvals import AlreadyDecided
 logger = Logger()
 metrics = IncidentMetrics()
 _sfn: Any = None
+RETRY_AFTER_S = 60
+UNAVAILABLE = ("The approval service cannot reach its database right now. Open the link again in a minute: it still "
+               "works, and if your decision was recorded the page will say so.")
 
 
-def _page(status: int, html: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": dict(HEADERS), "body": html}
+def _page(status: int, html: str, **headers: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {**HEADERS, **headers}, "body": html}
 
 
 def _form(event: dict[str, Any]) -> dict[str, str]:
@@ -51,7 +56,8 @@ def _form(event: dict[str, Any]) -> dict[str, str]:
 def _who(event: dict[str, Any], name: str) -> str:
     identity = (event.get("requestContext") or {}).get("identity") or {}
     source = identity.get("sourceIp") or "unknown address"
-    return f"{name.strip()[:80] or 'approval link holder'} (email link, from {source})"
+    name = "".join(ch for ch in name if ch.isprintable()).strip()[:80]  # NUL would not store, controls would forge
+    return f"{name or 'approval link holder'} (email link, from {source})"
 
 
 def _already(exc: AlreadyDecided) -> dict[str, Any]:
@@ -62,7 +68,6 @@ def _already(exc: AlreadyDecided) -> dict[str, Any]:
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    global _sfn
     method = (event.get("httpMethod") or "").upper()
     token = (event.get("pathParameters") or {}).get("token") or ""
     settings = RuntimeSettings.from_env()
@@ -72,12 +77,30 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("approval link refused", extra={"status": exc.status, "reason": str(exc)})
         return _page(exc.status, message_page("Link not usable", str(exc)))
     logger.set_correlation_id(claims.incident_id)
+    try:
+        return _answer(event, method, claims)
+    except psycopg.OperationalError as exc:
+        # Down or restarted: the next invocation reconnects (shared_connection drops a broken connection).
+        # A decision either committed before the failure (the next click says so) or did not happen.
+        logger.warning("database unavailable", extra={"error": str(exc)})
+        return _page(503, message_page("Try again in a minute", UNAVAILABLE), **{"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _client() -> Any:
+    global _sfn
+    _sfn = _sfn or boto3.client("stepfunctions")
+    return _sfn
+
+
+def _answer(event: dict[str, Any], method: str, claims: approval_links.LinkClaims) -> dict[str, Any]:
     conn = shared_connection()
     approvals = PostgresApprovalStore(conn)
     request = approvals.find(claims.incident_id, claims.plan_hash)
     if request is None:
         return _page(404, message_page("Nothing to decide", "No approval was requested for this plan."))
     if request.status != "pending":
+        if method == "POST" and request.nonce == claims.nonce and redeliver(approvals, _client(), request):
+            logger.warning("recorded decision delivered late", extra={"decision": request.status})
         return _already(AlreadyDecided(request.approval()))
     if request.nonce != claims.nonce:
         return _page(410, message_page("Link replaced", "A newer approval email replaced this one; use its links."))
@@ -94,9 +117,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     decision = form.get("decision") or claims.decision
     if decision not in ("approve", "reject"):
         return _page(400, message_page("Bad request", "decision must be approve or reject"))
-    _sfn = _sfn or boto3.client("stepfunctions")
     try:
-        decided = decide(approvals, _sfn, metrics, claims.incident_id, claims.plan_hash, decision,
+        decided = decide(approvals, _client(), metrics, claims.incident_id, claims.plan_hash, decision,
                          _who(event, form.get("name", "")), "email-link", nonce=claims.nonce)
     except AlreadyDecided as exc:
         return _already(exc)

@@ -3,6 +3,7 @@ reports, monitoring."""
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -30,7 +31,7 @@ WORKFLOW_STEPS = ("triage", "plan", "request_approval", "remediate", "verify", "
 def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
     workflow = {
         step: FunctionSpec(handler=f"functions.workflow.{step}.handler", description=f"Incident workflow: {step}",
-                           memory_mb=1024, timeout_s=300, graph=step == "plan")
+                           memory_mb=1024, timeout_s=300)
         for step in WORKFLOW_STEPS
     }
     return {
@@ -96,10 +97,10 @@ class EcsIncidentAgentStack(Stack):
         f = self.functions
 
         # What each function does, and nothing else.
-        for name in ("chat_api", "triage", "plan", "remediate", "verify"):
+        # plan builds the plans from the stored triage (rules, no model, no AWS read): it gets neither
+        for name in ("chat_api", "triage", "remediate", "verify"):
             permissions.allow_reads(f[name].role)
-        for name in ("chat_api", "plan"):
-            permissions.allow_bedrock(f[name].role, settings.model_id)
+        permissions.allow_bedrock(f["chat_api"].role, settings.model_id)
         if settings.allow_write:
             permissions.allow_writes(f["remediate"].role, settings.write_clusters, settings.task_role_arns)
         bucket_objects = f"Resource::<{self.get_logical_id(reports.bucket.node.default_child)}.Arn>/*"
@@ -127,13 +128,20 @@ class EcsIncidentAgentStack(Stack):
         workflow = Workflow(self, "Workflow", definition=settings.state_machine_definition,
                             steps={step: f[step] for step in WORKFLOW_STEPS}, log_retention=retention)
         state_machine = workflow.state_machine
-        state_machine.grant_start_execution(f["intake"].role)
+        # intake starts one execution per incident; chat starts the one that applies a plan approved in chat
+        for name in ("intake", "chat_api"):
+            state_machine.grant_start_execution(f[name].role)
         state_machine.grant_read(f["chat_api"].role)
         acknowledge_wildcards(f["chat_api"].role, "Reads the executions of the incident state machine only (their "
                               "names are incident keys known at run time).",
                               {"regex": "/^Resource::arn:<AWS::Partition>:states:.+:execution:.*$/"})
         for name in ("approval_api", "chat_api"):
             state_machine.grant_task_response(f[name].role)
+        # request_approval hands a decision already recorded to a retried step's new token. A policy of its
+        # own: in the role's default policy the function would depend on the state machine that invokes it.
+        iam.Policy(self, "RequestApprovalTaskResponse", roles=[f["request_approval"].role], statements=[
+            iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                                resources=[state_machine.state_machine_arn])])
         for name in ("intake", "approval_api", "chat_api"):
             _env(f[name], STATE_MACHINE_ARN=state_machine.state_machine_arn)
 

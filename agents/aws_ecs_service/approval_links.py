@@ -63,7 +63,8 @@ def sign(key: bytes, claims: LinkClaims) -> str:
 
 def verify(key: bytes, token: str, now: float | None = None) -> LinkClaims:
     body, _, mac = (token or "").partition(".")
-    if not body or not mac or not hmac.compare_digest(_mac(key, body), mac):
+    # bytes: compare_digest refuses str with non-ASCII characters (a junk token must be a 403, not a crash)
+    if not body or not mac or not hmac.compare_digest(_mac(key, body).encode(), mac.encode()):
         raise LinkForged("this approval link is not valid: its signature does not match")
     try:
         claims = LinkClaims.model_validate(json.loads(_unb64(body)))

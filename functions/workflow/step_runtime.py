@@ -1,7 +1,12 @@
-"""What every workflow step handler shares: observability, one DB connection per container, error mapping.
+"""What every workflow step handler shares: observability, one DB connection per invocation, error mapping.
+
+The connection is opened for the invocation and closed at its end (unlike the APIs, where latency counts): a
+storm of incidents leaves many warm step containers behind, and idle ones hold no connection, so connections
+are bounded by the steps running at once; and a database restart between two steps costs no failed attempt.
 
 Errors the state machine should retry (throttling, a dropped database connection) are raised as
-TransientStepError, the name its Retry block lists; anything else goes to its Catch -> Report.
+TransientStepError, which its Retry blocks retry for up to ~4 minutes (a database restart or failover
+outlasts the Lambda errors' four attempts); anything else goes to its Catch -> Report.
 """
 from __future__ import annotations
 
@@ -13,11 +18,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from agents.aws_ecs_service.incidents.database import shared_connection
+from agents.aws_ecs_service.aws.session import THROTTLING_CODES
+from agents.aws_ecs_service.incidents.database import connect
 from agents.aws_ecs_service.incidents.metrics import IncidentMetrics, namespace
 from agents.aws_ecs_service.incidents.services import Services
-
-THROTTLING = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 
 logger = Logger()
 tracer = Tracer()
@@ -26,10 +30,6 @@ metrics = Metrics(namespace=namespace())
 
 class TransientStepError(Exception):
     """Worth a retry by the state machine."""
-
-
-def services() -> Services:
-    return Services.from_env(shared_connection(), IncidentMetrics(metrics))
 
 
 def step_handler(step: Callable[[dict[str, Any], Services], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -41,11 +41,12 @@ def step_handler(step: Callable[[dict[str, Any], Services], dict[str, Any]]) -> 
         logger.set_correlation_id(incident_id)
         tracer.put_annotation("incident_id", incident_id or "")
         try:
-            return step(event, services())
+            with connect() as conn:
+                return step(event, Services.from_env(conn, IncidentMetrics(metrics)))
         except psycopg.OperationalError as exc:
             raise TransientStepError(f"database unavailable: {exc}") from exc
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in THROTTLING:
+            if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
                 raise TransientStepError(str(exc)) from exc
             raise
 

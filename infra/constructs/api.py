@@ -63,8 +63,9 @@ class Api(Construct):
         threads.add_method("POST", integration, **with_body)
         thread = threads.add_resource("{id}")
         thread.add_method("GET", integration, request_parameters={"method.request.path.id": True}, **iam_auth)
-        thread.add_resource("messages").add_method(
-            "POST", integration, request_parameters={"method.request.path.id": True}, **with_body)
+        for action in ("messages", "approvals"):
+            thread.add_resource(action).add_method(
+                "POST", integration, request_parameters={"method.request.path.id": True}, **with_body)
         incident = self.rest_api.root.add_resource("incidents").add_resource("{id}")
         incident.add_method("GET", integration, request_parameters={"method.request.path.id": True}, **iam_auth)
 

@@ -63,7 +63,7 @@ def test_triage_roles_are_read_only(views):
 
 def test_bedrock_only_on_the_chosen_inference_profile_and_its_model(views):
     holders = views.roles_with_action("bedrock:InvokeModel")
-    assert holders == {views.role_of("functions.chat_api.handler"), views.role_of("functions.workflow.plan.handler")}
+    assert holders == {views.role_of("functions.chat_api.handler")}  # workflow steps run rules, never the model
     for role in holders:
         bedrock = [s for s in views.statements(role) if "bedrock:InvokeModel" in _actions(s)]
         text = json.dumps(bedrock)
@@ -72,6 +72,33 @@ def test_bedrock_only_on_the_chosen_inference_profile_and_its_model(views):
         assert "foundation-model/*" not in text
         through = [s for s in bedrock if "foundation-model" in json.dumps(s["Resource"])]
         assert all("bedrock:InferenceProfileArn" in s["Condition"]["StringEquals"] for s in through)
+
+
+def test_plan_step_reads_nothing_in_aws_and_calls_no_model(views):
+    actions = {a for s in views.statements(views.role_of("functions.workflow.plan.handler")) for a in _actions(s)}
+    assert not {a for a in actions if a.split(":")[0] in ("ecs", "cloudwatch", "bedrock", "states")}
+
+
+def test_functions_that_answer_a_waiting_approval_may_send_task_responses_to_the_workflow_only(views):
+    (machine,) = views.of_type("AWS::StepFunctions::StateMachine")
+    holders = views.roles_with_action("states:SendTaskSuccess")
+    assert holders == {views.role_of(f"functions.{name}.handler")
+                       for name in ("approval_api", "chat_api", "workflow.request_approval")}
+    for role in holders:
+        grant = [s for s in views.statements(role) if "states:SendTaskFailure" in _actions(s)]
+        assert grant and all(r == {"Ref": machine} for s in grant for r in _resources(s))
+
+
+def test_only_intake_and_chat_start_workflow_executions_and_chat_still_writes_nothing(views):
+    (machine,) = views.of_type("AWS::StepFunctions::StateMachine")
+    chat = views.role_of("functions.chat_api.handler")
+    holders = views.roles_with_action("states:StartExecution")
+    assert holders == {views.role_of("functions.intake.handler"), chat}  # chat: a plan approved in chat
+    for role in holders:
+        grant = [s for s in views.statements(role) if "states:StartExecution" in _actions(s)]
+        assert all(r == {"Ref": machine} for s in grant for r in _resources(s))
+    actions = {a for s in views.statements(chat) for a in _actions(s)}
+    assert not actions & {*WRITE_ACTIONS, "iam:PassRole"}
 
 
 def test_only_workflow_functions_get_invoked_by_the_state_machine(views):

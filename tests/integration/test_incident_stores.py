@@ -114,5 +114,7 @@ def test_audit_log_knows_what_was_applied(conn):
                             params={}, allowed=True, reason="approved", result="ok"))
     audit.append(AuditEntry(at=now, incident_id="other", plan_hash="h2", step=1, operation="ecs:UpdateService",
                             params={}, allowed=False, reason="no approval", result="refused"))
-    assert audit.has_applied("h", 1) and not audit.has_applied("h", 2) and not audit.has_applied("h2", 1)
+    assert audit.has_applied("inc", "h", 1) and not audit.has_applied("inc", "h", 2)
+    assert not audit.has_applied("other", "h2", 1)
+    assert not audit.has_applied("later", "h", 1)  # the same plan for a later incident is not "already applied"
     assert [e.incident_id for e in audit.list("inc")] == ["inc"] and len(audit.list()) == 2

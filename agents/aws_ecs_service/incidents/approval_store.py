@@ -37,6 +37,7 @@ class ApprovalRequest(BaseModel):
     decided_at: dt.datetime | None = None
     channel: str | None = None
     comment: str = ""
+    delivered_at: dt.datetime | None = None  # when the workflow was told the decision (or found not waiting)
 
     def approval(self) -> Approval | None:
         if self.status == "pending":
@@ -129,6 +130,10 @@ class PostgresApprovalStore:
         if nonce is not None and found.nonce != nonce:
             raise NoPendingApproval("this link belongs to an earlier approval request; use the newest email")
         raise ApprovalExpired(f"the approval request for plan {plan_hash} expired at {found.expires_at}")
+
+    def mark_delivered(self, incident_id: str, plan_hash: str) -> None:
+        self.conn.execute("update ecs_agent_approvals set delivered_at = now() where incident_id = %s "
+                          "and plan_hash = %s and delivered_at is null", (incident_id, plan_hash))
 
     def expire(self, incident_id: str, plan_hash: str) -> ApprovalRequest | None:
         """The workflow stopped waiting: a pending request becomes 'expired' (a decided one stays as it is)."""

@@ -50,8 +50,14 @@ def connect(env: Mapping[str, str] | None = None) -> psycopg.Connection:
 
 
 def shared_connection() -> psycopg.Connection:
-    """One connection per Lambda container, reopened when it broke between invocations."""
+    """One connection per Lambda container, reopened when it broke between invocations. A restart or failover
+    of the database closes it without the client knowing: one empty query (a round trip) finds out first."""
     global _cached
+    if _cached is not None and not (_cached.closed or _cached.broken):
+        try:
+            _cached.execute("")
+        except psycopg.OperationalError:
+            _cached.close()
     if _cached is None or _cached.closed or _cached.broken:
         _cached = connect()
     return _cached

@@ -17,6 +17,17 @@ from ..operations.plan_model import Incident
 _dumps = partial(json.dumps, default=str)
 
 
+def storable(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL; untrusted text (event reasons, log lines) can. It becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 class IncidentNotFound(LookupError):
     pass
 
@@ -32,7 +43,7 @@ class PostgresIncidentStore:
             """insert into ecs_agent_incidents (incident_id, region, cluster, service, status, document, execution_arn)
                values (%s, %s, %s, %s, %s, %s, %s) on conflict (incident_id) do nothing""",
             (incident.incident_id, t.get("region", ""), t["cluster"], t["service"], incident.status,
-             Jsonb(incident.model_dump(mode="json")), execution_arn))
+             Jsonb(storable(incident.model_dump(mode="json"))), execution_arn))
         return self.load(incident.incident_id)
 
     def load(self, incident_id: str) -> Incident:
@@ -51,11 +62,11 @@ class PostgresIncidentStore:
     def save(self, incident: Incident) -> None:
         self.conn.execute(
             "update ecs_agent_incidents set document = %s, status = %s, updated_at = now() where incident_id = %s",
-            (Jsonb(incident.model_dump(mode="json")), incident.status, incident.incident_id))
+            (Jsonb(storable(incident.model_dump(mode="json"))), incident.status, incident.incident_id))
 
     def save_evidence(self, incident_id: str, evidence: dict[str, Any]) -> None:
         self.conn.execute("update ecs_agent_incidents set evidence = %s where incident_id = %s",
-                          (Jsonb(evidence, dumps=_dumps), incident_id))
+                          (Jsonb(storable(evidence), dumps=_dumps), incident_id))
 
     def load_evidence(self, incident_id: str) -> dict[str, Any]:
         row = self.conn.execute("select evidence from ecs_agent_incidents where incident_id = %s",

@@ -2,15 +2,21 @@
 
 Pure functions over the parser models plus a small in-memory de-duplicator; starting the
 execution is `starter.py`. Nothing here imports LangChain or psycopg: intake must start fast.
+
+Events are untrusted input: whatever their shape, `normalise` answers (a request or a reason
+to drop), never raises. Summaries and drop reasons are redacted and cut, because they end up in
+logs, the execution input and the incident's reports.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..diagnosis.redaction import redact_text
 from . import events as ev
 from .keys import incident_id
 
@@ -19,6 +25,8 @@ _BENIGN_STOP_CODES = {"UserInitiated"}
 _SCALING_PREFIX = "Scaling activity initiated by"
 _HEALTH_WORDS = ("health check", "health checks")
 _ACT_ON_EVENT_TYPES = {"WARN", "ERROR"}
+_ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")  # what ECS allows in cluster and service names
+TEXT_LIMIT = 500
 
 
 class Trigger(BaseModel):
@@ -83,16 +91,15 @@ class Normaliser:
     def normalise(self, raw: Any) -> IncidentRequest | Dropped:
         if not isinstance(raw, dict):
             return Dropped(reason="not a JSON object")
-        detail_type = raw.get("detail-type")
-        model = ev.MODELS.get(detail_type)
+        detail_type, event_id = raw.get("detail-type"), _text(raw.get("id"))
+        model = ev.MODELS.get(detail_type) if isinstance(detail_type, str) else None
         if model is None:
-            return Dropped(reason="not an incident event kind", detail_type=str(detail_type), event_id=raw.get("id"))
+            return _dropped("not an incident event kind", _text(detail_type), event_id)
         try:
             event = model.model_validate(raw)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
-            return Dropped(reason=f"unparseable {detail_type} event ({fields})", detail_type=detail_type,
-                           event_id=raw.get("id"))
+            return _dropped(f"unparseable {detail_type} event ({fields})", detail_type, event_id)
         handler = {
             ev.DEPLOYMENT: self._deployment, ev.SERVICE_ACTION: self._service_action,
             ev.TASK: self._task, ev.ALARM: self._alarm,
@@ -183,16 +190,34 @@ class Normaliser:
 
     def _request(self, event: Any, cluster: str, service: str, kind: str, summary: str,
                  alarm_name: str | None = None) -> IncidentRequest | Dropped:
+        invalid = [f"{what} {name[:80]!r}" for what, name in (("cluster", cluster), ("service", service))
+                   if not _ECS_NAME.fullmatch(name)]
+        if invalid:
+            return self._drop(event, f"{' and '.join(invalid)}: not a valid ECS name")
         if self.allowed and cluster not in self.allowed:
             return self._drop(event, f"cluster {cluster} is not in ALLOWED_CLUSTERS")
         at: dt.datetime = event.time
-        trigger = Trigger(kind=kind, summary=summary[:500], event_id=event.id, at=at.isoformat(), alarm_name=alarm_name)
+        trigger = Trigger(kind=kind, summary=_clean(summary), event_id=event.id, at=at.isoformat(),
+                          alarm_name=alarm_name)
         return IncidentRequest(incident_id=incident_id(event.region, cluster, service, at), region=event.region,
                                cluster=cluster, service=service, trigger=trigger)
 
     @staticmethod
     def _drop(event: Any, reason: str) -> Dropped:
-        return Dropped(reason=reason, detail_type=event.detail_type, event_id=event.id)
+        return _dropped(reason, event.detail_type, event.id)
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a raw event as text (cut), or None when it is missing or not a string."""
+    return value[:TEXT_LIMIT] if isinstance(value, str) else None
+
+
+def _clean(text: str) -> str:
+    return redact_text(text[:4 * TEXT_LIMIT])[:TEXT_LIMIT]
+
+
+def _dropped(reason: str, detail_type: str | None, event_id: str | None) -> Dropped:
+    return Dropped(reason=_clean(reason), detail_type=detail_type, event_id=event_id and event_id[:TEXT_LIMIT])
 
 
 def alarm_target(detail: ev.AlarmDetail) -> tuple[str, str] | None:

@@ -36,7 +36,9 @@ DDL = (
         decided_at timestamptz,
         channel text,
         comment text not null default '',
+        delivered_at timestamptz,
         primary key (incident_id, plan_hash))""",
+    "alter table ecs_agent_approvals add column if not exists delivered_at timestamptz",
     """create table if not exists ecs_agent_audit (
         id bigserial primary key,
         incident_id text not null,
@@ -45,6 +47,17 @@ DDL = (
         entry jsonb not null,
         at timestamptz not null default now())""",
     "create index if not exists ecs_agent_audit_incident on ecs_agent_audit (incident_id)",
+    # One row per hold of a service by a remediation; at most one unreleased per service (remediation_lock.py).
+    """create table if not exists ecs_agent_remediation_locks (
+        id bigserial primary key,
+        service_key text not null,
+        incident_id text not null,
+        holder text not null,
+        acquired_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        released_at timestamptz)""",
+    """create unique index if not exists ecs_agent_remediation_lock_held
+        on ecs_agent_remediation_locks (service_key) where released_at is null""",
     """create table if not exists ecs_agent_threads (
         thread_id text primary key,
         incident_id text,
@@ -60,11 +73,12 @@ def _create_tables(conn: Any) -> None:
 
 
 def migrate(conn: Any) -> None:
-    """Our tables only."""
-    with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        for statement in DDL:
-            conn.execute(statement)
+    """Our tables only (same lock as setup_all, so the two never deadlock each other)."""
+    _wait_for_lock(conn)
+    try:
+        _create_tables(conn)
+    finally:
+        conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 def _wait_for_lock(conn: Any, timeout_s: float = LOCK_WAIT_S) -> None:

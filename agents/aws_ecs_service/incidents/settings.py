@@ -14,6 +14,8 @@ DEFAULT_APPROVAL_TTL_S = 24 * 3600
 DEFAULT_VERIFY_WAIT_S = 30
 DEFAULT_VERIFY_MAX_POLLS = 20  # with the wait: about 10 minutes of verification at most
 APPROVAL_TIMEOUT_GRACE_S = 60  # the state's hard timeout comes after the link's expiry
+DEFAULT_REMEDIATION_LOCK_WAIT_S = 120  # a second remediation of one service waits this long, then is refused
+DEFAULT_REMEDIATION_LOCK_TTL_S = 330  # the remediate function's 300 s timeout and a margin: a dead holder's lease
 
 
 class RuntimeSettings(BaseModel):
@@ -26,6 +28,8 @@ class RuntimeSettings(BaseModel):
     approval_ttl_s: int = DEFAULT_APPROVAL_TTL_S
     verify_wait_s: int = DEFAULT_VERIFY_WAIT_S
     verify_max_polls: int = DEFAULT_VERIFY_MAX_POLLS
+    remediation_lock_wait_s: int = DEFAULT_REMEDIATION_LOCK_WAIT_S
+    remediation_lock_ttl_s: int = DEFAULT_REMEDIATION_LOCK_TTL_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -38,7 +42,8 @@ class RuntimeSettings(BaseModel):
             "approval_base_url": env.get("APPROVAL_BASE_URL", "").rstrip("/"),
             "allowed_clusters": [c.strip() for c in env.get("ALLOWED_CLUSTERS", "").split(",") if c.strip()],
         }
-        for key in ("approval_ttl_s", "verify_wait_s", "verify_max_polls"):
+        for key in ("approval_ttl_s", "verify_wait_s", "verify_max_polls", "remediation_lock_wait_s",
+                    "remediation_lock_ttl_s"):
             if env.get(key.upper()):
                 values[key] = int(env[key.upper()])
         return cls.model_validate(values)

@@ -1,13 +1,16 @@
-"""Start one Step Functions execution per incident; the execution name is the incident id."""
+"""Start one Step Functions execution per incident; the execution name is the incident id (or derived from it)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .intake import Dropped, IncidentRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,24 @@ def execution_input(request: IncidentRequest, knobs: dict[str, int]) -> dict[str
     }
 
 
-def start_incident(sfn: Any, state_machine_arn: str, request: IncidentRequest, knobs: dict[str, int]) -> StartOutcome:
-    name = request.incident_id
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def start_once(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[bool, str]:
+    """(True, its ARN) when execution `name` started now; (False, its ARN) when it exists already."""
     try:
-        answer = sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
-                                     input=json.dumps(execution_input(request, knobs)))
-        return StartOutcome(name, True, answer["executionArn"])
+        answer = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
+        return True, answer["executionArn"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
             raise
-        arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-        return StartOutcome(name, False, arn)
+        return False, execution_arn(state_machine_arn, name)
+
+
+def start_incident(sfn: Any, state_machine_arn: str, request: IncidentRequest, knobs: dict[str, int]) -> StartOutcome:
+    started, arn = start_once(sfn, state_machine_arn, request.incident_id, execution_input(request, knobs))
+    return StartOutcome(request.incident_id, started, arn)
 
 
 class Intake:
@@ -53,7 +63,11 @@ class Intake:
         self._remember = remember
 
     def handle(self, raw: Any) -> dict[str, Any]:
-        found = self.normaliser.normalise(raw)
+        try:
+            found = self.normaliser.normalise(raw)
+        except Exception as exc:  # noqa: BLE001 - a poison event is dropped and logged, never retried
+            log.exception("intake could not read an event")
+            found = Dropped(reason=f"unreadable event ({type(exc).__name__})")
         if isinstance(found, Dropped):
             return {"outcome": "dropped", **found.model_dump()}
         known = self._started.get(found.incident_id)

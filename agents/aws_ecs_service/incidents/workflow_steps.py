@@ -4,6 +4,7 @@ Each step gets {"state": <the execution's small state>, "execution": <execution 
 the next state. The Incident document (PostgreSQL) is the record; every step can run twice (a
 Step Functions retry) and leaves the same record. Rules find the cause and build the plan: no
 model runs here, and no write happens without the approval row the policy guard checks.
+A plan approved in the deployed chat starts an execution of its own at Remediate (chat_handoff.py).
 """
 from __future__ import annotations
 
@@ -104,13 +105,17 @@ def plan(event: dict[str, Any], svc: Services) -> dict[str, Any]:
     chosen = incident.plans[0]
     incident.chosen_plan_hash = chosen.plan_hash
     blocked = write_blocked_reason(svc, chosen) if chosen.requires_write else None
-    needs_approval = chosen.requires_write and blocked is None
     if not chosen.requires_write:
         incident.status = "no-action"
     _event(incident, "plan", f"{chosen.title}; hash {chosen.plan_hash}" + (f"; {blocked}" if blocked else ""))
     svc.incidents.save(incident)
-    return {**state, "plan": {"hash": chosen.plan_hash, "title": chosen.title, "requires_write": chosen.requires_write,
-                              "needs_approval": needs_approval, "blocked": blocked}}
+    return {**state, "plan": plan_state(chosen, blocked)}
+
+
+def plan_state(chosen: Plan, blocked: str | None) -> dict[str, Any]:
+    """What the execution's state says of the chosen plan (the approval Choice and Report read it)."""
+    return {"hash": chosen.plan_hash, "title": chosen.title, "requires_write": chosen.requires_write,
+            "needs_approval": chosen.requires_write and blocked is None, "blocked": blocked}
 
 
 # -- RequestApproval (.waitForTaskToken) ------------------------------------------------------------
@@ -147,7 +152,7 @@ def request_approval(event: dict[str, Any], svc: Services) -> dict[str, Any]:
 
 
 # -- Remediate -------------------------------------------------------------------------------------
-def _record_approval(incident: Incident, approval: Approval | None) -> None:
+def record_approval(incident: Incident, approval: Approval | None) -> None:
     if approval and not any(a.plan_hash == approval.plan_hash and a.decision == approval.decision
                             for a in incident.approvals):
         incident.approvals.append(approval)
@@ -157,16 +162,25 @@ def _record_approval(incident: Incident, approval: Approval | None) -> None:
 def remediate(event: dict[str, Any], svc: Services) -> dict[str, Any]:
     from ..aws.policy_guard import SKIPPED, PolicyGuard
     from ..operations.remediator import remediate as apply_plan
+    from .remediation_lock import PostgresRemediationLock
 
     state = event["state"]
     incident = svc.incidents.load(state["incident_id"])
     chosen = _chosen(incident)
-    _record_approval(incident, svc.approvals.get(incident.incident_id, chosen.plan_hash))
+    record_approval(incident, svc.approvals.get(incident.incident_id, chosen.plan_hash))
     guard = PolicyGuard(svc.ctx(incident.target.get("region")), allow_write=svc.config.allow_write,
                         approvals=svc.approvals, audit=svc.audit)
     changed_at = _now()
     incident.status = "remediating"
-    entries = apply_plan(chosen, guard, actor=f"workflow {event.get('execution') or ''}".strip())
+    actor = f"workflow {event.get('execution') or ''}".strip()
+    blocked = write_blocked_reason(svc, chosen) if chosen.steps else None
+    if blocked:  # checked again here: a plan approved in chat enters at Remediate, past the Plan step's check
+        entries = [guard.refuse(chosen, chosen.steps[0], actor, blocked)]
+    else:
+        # The holder is the execution: a retry of this step takes its own lease back, another incident waits.
+        lock = PostgresRemediationLock(svc.conn, wait_s=svc.settings.remediation_lock_wait_s,
+                                       ttl_s=svc.settings.remediation_lock_ttl_s)
+        entries = apply_plan(chosen, guard, actor=actor, lock=lock)
     incident.audit = svc.audit.list(incident.incident_id)
     for entry in entries:
         _event(incident, "write", f"step {entry.step} {entry.operation}: {entry.result}"
@@ -181,6 +195,7 @@ def remediate(event: dict[str, Any], svc: Services) -> dict[str, Any]:
 
 # -- Verify (one poll per invocation; the state machine waits between polls) ----------------------
 def verify(event: dict[str, Any], svc: Services) -> dict[str, Any]:
+    from ..operations.verifier import Stability
     from ..operations.verifier import verify as check
 
     state = event["state"]
@@ -189,9 +204,10 @@ def verify(event: dict[str, Any], svc: Services) -> dict[str, Any]:
     polls = int((state.get("verify") or {}).get("polls", 0)) + 1
     limit = int((state.get("settings") or {}).get("verify_max_polls") or svc.settings.verify_max_polls)
     alarm = (state.get("trigger") or {}).get("alarm_name")
+    stability = Stability.from_state((state.get("verify") or {}).get("stability"))  # what the earlier polls saw
     result = check(svc.ctx(incident.target.get("region")), chosen, _triage_result(incident),
                    state["remediation"]["changed_at"], timeout_s=0, trigger_alarm=alarm,
-                   evidence=svc.incidents.load_evidence(incident.incident_id))
+                   evidence=svc.incidents.load_evidence(incident.incident_id), stability=stability)
     result.polls = polls
     done = result.ok or polls >= limit
     incident.verification = result
@@ -201,7 +217,7 @@ def verify(event: dict[str, Any], svc: Services) -> dict[str, Any]:
         _event(incident, "verify", f"{'passed' if result.ok else 'failed'}: {passed}/{len(result.checks)} checks "
                                    f"after {polls} polls" + ("" if result.ok else f"; next: {result.next_step}"))
     svc.incidents.save(incident)
-    return {**state, "verify": {"ok": result.ok, "polls": polls, "done": done}}
+    return {**state, "verify": {"ok": result.ok, "polls": polls, "done": done, "stability": stability.to_state()}}
 
 
 # -- Report ----------------------------------------------------------------------------------------
@@ -214,7 +230,7 @@ def _settle(incident: Incident, state: dict[str, Any], svc: Services) -> None:
         if approval["decision"] == "expired":
             svc.approvals.expire(incident.incident_id, chosen.plan_hash)
             svc.metrics.count("ApprovalExpired")
-        _record_approval(incident, svc.approvals.get(incident.incident_id, chosen.plan_hash))
+        record_approval(incident, svc.approvals.get(incident.incident_id, chosen.plan_hash))
         incident.status = "rejected"
     elif error:
         incident.status = "failed"
