@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.benchmarks_md import write_section  # noqa: E402
 from bench.triage_speed import aws_env, play  # noqa: E402  (also puts ../shared/tools on sys.path)
 from tests import converse_server as cs  # noqa: E402
 
@@ -160,13 +160,6 @@ def section(budget: list[dict], conv: dict, per_node: dict) -> str:
               "node; `ecs-agent chat` does).", ""]
     return "\n".join(lines)
 
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section (up to the next `## ` heading) or append it."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old, count=1) if pattern.search(old) else old.rstrip() + "\n\n" + text
-    path.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> int:

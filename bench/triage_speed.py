@@ -31,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(SHARED / "tools")]
 
 from fakeaws import FakeAws  # noqa: E402
 
+from bench.benchmarks_md import write_section  # noqa: E402
 from bench.large_service import large_service_scenario  # noqa: E402
 
 TARGET_MEDIAN_S, TARGET_CALLS, TARGET_LARGE_S = 1.5, 30, 3.0
@@ -182,13 +183,6 @@ def _meets(s: dict, seconds: float) -> bool:
     return (s["median_s"] is not None and s["median_s"] <= seconds and s["max_calls"] <= TARGET_CALLS
             and s["writes"] == 0 and s["failed"] == 0)
 
-
-def write_section(path: Path, text: str) -> None:
-    """Replace the "Triage speed" section (up to the next `## ` heading) or append it."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old, count=1) if pattern.search(old) else old.rstrip() + "\n\n" + text
-    path.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> int:
