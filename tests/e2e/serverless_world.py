@@ -298,9 +298,14 @@ class World:
         links = dict(zip(("approve", "reject"), LINK.findall(found[-1]["message"]), strict=False))
         return found[-1], {k: v[1] for k, v in links.items()}
 
-    def wait_done(self, arn, timeout=60):
-        return wait_for(lambda: (s := execution_status(self.sfn, arn)) != "RUNNING" and s, timeout=timeout,
-                        what="execution end")
+    def wait_done(self, arn, timeout=120):
+        try:
+            return wait_for(lambda: (s := execution_status(self.sfn, arn)) != "RUNNING" and s, timeout=timeout,
+                            what="execution end")
+        except AssertionError as timed_out:  # say where it stopped, or a hang is undiagnosable
+            events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            raise AssertionError(f"{timed_out}; last events: {[e['type'] for e in events[-6:]]}, states entered: "
+                                 f"{history_states(self.sfn, arn)}") from None
 
     def writes(self):
         return [c for c in self.fake.calls if c["write"]]
