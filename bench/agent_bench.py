@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.benchmarks_md import write_section  # noqa: E402
+from bench.benchmarks_md import BENCHMARKS_MD, write_section  # noqa: E402
 from bench.triage_speed import aws_env, play  # noqa: E402  (also puts ../shared/tools on sys.path)
 from tests import converse_server as cs  # noqa: E402
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(budget, conv, per_node)
     print(text)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", text)
+        write_section(BENCHMARKS_MD, text)
     return 0
 
 

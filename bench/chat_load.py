@@ -31,7 +31,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.benchmarks_md import write_section  # noqa: E402
+from bench.benchmarks_md import BENCHMARKS_MD, write_section  # noqa: E402
 from bench.triage_speed import SHARED, aws_env, play  # noqa: E402  (also puts ../shared/tools on sys.path)
 from tests.local_chat_api import LocalApi, chat_environment, migrate_all  # noqa: E402
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for failure in result["failures"]:
         print(f"  error: {failure}")
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", text)
+        write_section(BENCHMARKS_MD, text)
     return 1 if result["errors"] or alone["errors"] else 0
 
 
