@@ -1,93 +1,129 @@
-"""Remove secrets from evidence before it is written, reported or shown to a model.
+"""Remove secrets from evidence and text before anything is stored, sent to a model or logged.
 
-Unless `allowSensitiveData` is on: environment variable values and secret references
-in task definitions (and task overrides) are replaced, names are kept; values whose key names
-a secret (a log driver's `splunk-token`, a `password` label) are replaced; token-looking
-strings anywhere in free text (AWS keys and session tokens, JWTs, bearer tokens, passwords in
-URLs, key=value secrets, private keys) are masked.
+Entry points: `redact_text` (one string), `redact_lines` (the lines of one log stream, where a
+private key goes on across lines: awslogs sends each line as an event of its own) and
+`redact_evidence` (an evidence document, see evidence.py: what `run_triage` keeps, stores and
+reports unless `allowSensitiveData` is on).
+
+What is masked: secret_text.py (free text: private keys, URL passwords, token forms, AWS keys,
+auth headers, values of secret names, command-line secrets), secret_fields.py (task-definition
+fields: environment values, secret references, repository credentials, secret-named labels and
+options, command/entryPoint/health-check arguments). What never is: ARNs, task and container ids,
+image refs and digests, request ids, log stream names. The diagnosis joins tasks, log streams and
+events on them, and the classifier runs on the redacted document (`ecs-agent replay` must give the
+same answer from evidence.json).
+
+Cost: every string of an evidence document is cut to MAX_FIELD_CHARS first (at a word boundary
+near the limit, with a visible "…[cut N chars]"), and every rule runs in linear time, so hostile
+text costs milliseconds (`bench/redaction_speed.py`).
 """
 from __future__ import annotations
 
-import copy
-import re
+from collections.abc import Iterable
 from typing import Any
 
-MASK = "<redacted>"
+from .secret_fields import redact_container, secret_keys
+from .secret_text import MASK, mask_secrets
 
-_SECRET_WORDS = r"(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key)"
-_SECRET_WORDS_UPPER = r"(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)"
+__all__ = ["MASK", "MAX_FIELD_CHARS", "cap_text", "redact_evidence", "redact_lines", "redact_text"]
 
-_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # PEM private keys, to the end marker or the end of the line
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), MASK),
-    # scheme://user:password@host -> keep user and host (the user may be empty: redis://:password@host)
-    (re.compile(r"(?P<pre>\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+(?=@)", re.I), r"\g<pre>" + MASK),
-    # JSON Web Tokens
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"), MASK),
-    # Authorization: Bearer/Basic <token>
-    (re.compile(r"(?P<pre>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9_\-.=+/]{8,}", re.I), r"\g<pre>" + MASK),
-    # AWS access key ids, and STS session tokens (base64 that starts the same way every time)
-    (re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), MASK),
-    (re.compile(r"\b(?:IQoJb3JpZ2lu|FwoGZXIvYXdz)[A-Za-z0-9/+=]{20,}"), MASK),
-    # key=value secrets (password, secret, token, api key, private key ...)
-    (re.compile(r"(?P<pre>\b[\w.\-]*" + _SECRET_WORDS + r"[\w.\-]*\s*=\s*[\"']?)[^\s\"',;&}]{4,}", re.I),
-     r"\g<pre>" + MASK),
-    # "key": value (JSON/YAML) and ENV_STYLE_KEY: value; plain prose such as "registry auth: ..." is left alone
-    (re.compile(r"(?P<pre>(?:[\"'][\w.\-]*" + _SECRET_WORDS + r"[\w.\-]*[\"']|\b[A-Z0-9_]*" + _SECRET_WORDS_UPPER
-                + r"[A-Z0-9_]*)\s*:\s*[\"']?)[^\s\"',;&}]{4,}"),
-     r"\g<pre>" + MASK),
-    # bare 40-char AWS secret access keys (base64 alphabet, mixed case and digits)
-    (re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*\d)"
-                r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), MASK),
-)
+MAX_FIELD_CHARS = 8192
+_CUT_NEAR = 256  # cut at the last separator this close to the limit, so no secret is left half-cut (and unmatched)
+_SEPARATORS = " \t\n\"',;"
+_CUT = "…[cut "
+
+
+def cap_text(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """`text` cut to about `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    boundary = max(head.rfind(sep, limit - _CUT_NEAR) for sep in _SEPARATORS)
+    if boundary > 0:
+        head = head[:boundary]
+    return f"{head}{_CUT}{len(text) - len(head)} chars]"
 
 
 def redact_text(text: str) -> str:
-    for pattern, replacement in _TEXT_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    """`text` with its secrets masked."""
+    return mask_secrets(text)[0]
 
 
-def _redact_container_definition(cd: dict[str, Any]) -> None:
-    for env in cd.get("environment") or []:
-        if "value" in env:
-            env["value"] = MASK
-    for secret in cd.get("secrets") or []:
-        if "valueFrom" in secret:
-            secret["valueFrom"] = MASK
-    creds = cd.get("repositoryCredentials")
-    if isinstance(creds, dict) and "credentialsParameter" in creds:
-        creds["credentialsParameter"] = MASK
-    log_cfg = cd.get("logConfiguration") or {}
-    for secret in log_cfg.get("secretOptions") or []:
-        if "valueFrom" in secret:
-            secret["valueFrom"] = MASK
+def redact_lines(lines: Iterable[str]) -> list[str]:
+    """The lines of one stream, masked; a private key that begins in one line is masked up to its END line."""
+    masked, key_open = [], False
+    for line in lines:
+        line, key_open = mask_secrets(line, key_open)
+        masked.append(line)
+    return masked
 
 
-_SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
+def _mask_capped(text: str, key_open: bool = False) -> tuple[str, bool]:
+    """mask_secrets on a capped string; its cut marker is not matched (a masked value must not swallow it)."""
+    cut = text.rfind(_CUT) if text.endswith(" chars]") else -1
+    if cut < 0:
+        return mask_secrets(text, key_open)
+    masked, key_open = mask_secrets(text[:cut], key_open)
+    return masked + text[cut:], key_open
 
 
-def _redact_strings(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return redact_text(obj)
-    if isinstance(obj, dict):
-        return {k: MASK if isinstance(v, str) and _SECRET_KEY.search(str(k)) else _redact_strings(v)
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_redact_strings(v) for v in obj]
-    return obj
+def _capped_copy(value: Any) -> Any:
+    if isinstance(value, str):
+        return cap_text(value)
+    if isinstance(value, dict):
+        return {cap_text(k) if isinstance(k, str) else k: _capped_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_capped_copy(v) for v in value]
+    return value
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _mask_capped(value)[0]
+    if isinstance(value, list):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, dict):
+        masked = secret_keys(value)
+        return {k: MASK if k in masked else _redact_value(v) for k, v in value.items()}
+    return value
+
+
+def _redact_stream(stream: Any) -> Any:
+    """One `logs` entry: its events are the lines of one stream, in order."""
+    if not isinstance(stream, dict) or not isinstance(stream.get("events"), list):
+        return _redact_value(stream)
+    events, key_open = [], False
+    for event in stream["events"]:
+        if isinstance(event, dict) and isinstance(event.get("message"), str):
+            message, key_open = _mask_capped(event["message"], key_open)
+            event = {k: message if k == "message" else _redact_value(v) for k, v in event.items()}
+        elif isinstance(event, list) and len(event) >= 2 and isinstance(event[1], str):  # [timestamp, message]
+            message, key_open = _mask_capped(event[1], key_open)
+            event = [event[0], message, *event[2:]]
+        else:
+            event = _redact_value(event)
+        events.append(event)
+    return {k: events if k == "events" else _redact_value(v) for k, v in stream.items()}
+
+
+def _containers(doc: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Container definitions of every task definition, and the container overrides of every task."""
+    for task_definition in (doc.get("task_definitions") or {}).values():
+        if isinstance(task_definition, dict):
+            yield from (c for c in task_definition.get("containerDefinitions") or [] if isinstance(c, dict))
+    for group in (doc.get("tasks") or {}).values():
+        for task in group if isinstance(group, list) else []:
+            overrides = task.get("overrides") if isinstance(task, dict) else None
+            if isinstance(overrides, dict):
+                yield from (c for c in overrides.get("containerOverrides") or [] if isinstance(c, dict))
 
 
 def redact_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
-    """A redacted deep copy of an evidence document (see evidence.py)."""
-    doc = copy.deepcopy(evidence)
-    for td in (doc.get("task_definitions") or {}).values():
-        for cd in td.get("containerDefinitions") or []:
-            _redact_container_definition(cd)
-    for group in (doc.get("tasks") or {}).values():
-        for task in group:
-            for override in (task.get("overrides") or {}).get("containerOverrides") or []:
-                _redact_container_definition(override)
-    doc = _redact_strings(doc)
-    doc["redacted"] = True
-    return doc
+    """A redacted copy of an evidence document (see evidence.py), every string capped; the input is not changed."""
+    doc = _capped_copy(evidence)
+    for container in _containers(doc):
+        redact_container(container)
+    redacted = {k: [_redact_stream(s) for s in v] if k == "logs" and isinstance(v, list) else _redact_value(v)
+                for k, v in doc.items()}
+    redacted["redacted"] = True
+    return redacted
