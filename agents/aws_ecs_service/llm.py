@@ -6,9 +6,10 @@ bound here read. Every call is allowed to fail: callers get `ModelUnavailable` w
 reason and fall back to deterministic wording.
 
 Text the agent did not write (AWS logs, events, reasons, alarm and variable names, tool results,
-the user's message) reaches a prompt only through `quoted_evidence`: one quoted line per line,
-markup escaped so a line cannot close the block, inside the <untrusted-evidence> block that the
-system prompt declares data.
+the user's message) reaches a prompt only through `quoted_evidence`: redacted (whatever
+allowSensitiveData says: nothing a model does needs a secret), one quoted line per line, markup
+escaped so a line cannot close the block, inside the <untrusted-evidence> block that the system
+prompt declares data. The findings' own sentences are redacted too (`findings_brief`).
 
 Budget per automatic triage: at most 2 calls (context extraction, explanation) and about
 6,000 input tokens (findings and at most EVIDENCE_LINES lines of EVIDENCE_LINE_CHARS).
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .config import ECSDeepAgentConfig
-from .diagnosis.redaction import redact_text
+from .diagnosis.redaction import redact_lines, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +113,29 @@ def evidence_lines(triage: dict[str, Any], limit: int = EVIDENCE_LINES) -> list[
 
 
 def quoted_evidence(lines: Sequence[str]) -> str:
-    """The one way untrusted text enters a prompt: each line on one quoted line, `&`, `<` and `>` escaped
-    (a line cannot close the block or open another), inside the block the system prompt calls data."""
-    body = "\n".join(f"> {html.escape(' '.join(str(line).split()), quote=False)}" for line in lines)
+    """The one way untrusted text enters a prompt: redacted (as one stream: a private key spans lines), each line
+    on one quoted line, `&`, `<` and `>` escaped (a line cannot close the block or open another), inside the
+    block the system prompt calls data."""
+    body = "\n".join(f"> {html.escape(' '.join(line.split()), quote=False)}"
+                     for line in redact_lines(str(line) for line in lines))
     return f"<{UNTRUSTED_TAG}>\n{body}\n</{UNTRUSTED_TAG}>"
 
 
+def _redacted(value: Any) -> Any:
+    return redact_text(value) if isinstance(value, str) else value
+
+
 def findings_brief(triage: dict[str, Any]) -> dict[str, Any]:
-    """The triage without its evidence lines (those go, quoted, in the evidence block)."""
+    """The triage without its evidence lines (those go, quoted, in the evidence block), its sentences redacted
+    (with allowSensitiveData a summary may quote a secret from the evidence)."""
     rc = triage.get("root_cause") or {}
     return {
         "target": triage.get("target"),
         "status": triage.get("status"),
-        "root_cause": {k: rc.get(k) for k in ("category", "confidence", "summary")},
-        "findings": [{k: f.get(k) for k in ("category", "severity", "confidence", "summary")}
+        "root_cause": {k: _redacted(rc.get(k)) for k in ("category", "confidence", "summary")},
+        "findings": [{k: _redacted(f.get(k)) for k in ("category", "severity", "confidence", "summary")}
                      for f in (triage.get("findings") or [])[:6]],
-        "suggested_actions": [{k: a.get(k) for k in ("action", "rationale")}
+        "suggested_actions": [{k: _redacted(a.get(k)) for k in ("action", "rationale")}
                               for a in (triage.get("suggested_actions") or [])[:3]],
     }
 
@@ -158,7 +166,7 @@ class ContextExtraction(BaseModel):
 def refine_context(model: Any, text: str, draft: dict[str, Any]) -> dict[str, Any]:
     """One structured-output call; returns only the fields the model filled in."""
     prompt = (f"Extract the incident context from the user's message. A rule-based draft found: "
-              f"{json.dumps(draft, sort_keys=True)}. Correct or complete it; do not invent names.\n\n"
+              f"{redact_text(json.dumps(draft, sort_keys=True))}. Correct or complete it; do not invent names.\n\n"
               f"The user's message:\n{quoted_evidence(text[:4000].splitlines())}")
     answer = _call("context extraction", lambda: model.with_structured_output(ContextExtraction).invoke(
         [("system", SYSTEM_PROMPT), ("human", prompt)]))

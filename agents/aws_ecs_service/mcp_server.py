@@ -17,7 +17,7 @@ from typing import Any
 
 from .aws.session import AwsContext
 from .config import ECSDeepAgentConfig
-from .diagnosis.redaction import redact_text
+from .diagnosis.redaction import redact_lines, redact_text
 from .discovery.factory import Discovery, build_discovery
 from .discovery.tools import DiscoveryTools
 
@@ -56,6 +56,10 @@ class ReadTools:
 
     def _text(self, value: str | None) -> str | None:
         return value if value is None or self.config.allow_sensitive_data else redact_text(value)
+
+    def _lines(self, lines: list[str]) -> list[str]:
+        """One stream's lines (a private key logged one line per event is masked across them)."""
+        return lines if self.config.allow_sensitive_data else redact_lines(lines)
 
     def describe_service(self, cluster: str | None = None, service: str | None = None, region: str | None = None,
                          service_id: str | None = None) -> dict[str, Any]:
@@ -138,7 +142,7 @@ class ReadTools:
                 if events:
                     streams.append({"task": task_id, "task_status": task.get("lastStatus"),
                                     "container": container["name"], "group": where[0], "stream": where[1],
-                                    "lines": [self._text(e["message"]) for e in events]})
+                                    "lines": self._lines([e["message"] for e in events])})
         return {"region": ctx.region, "cluster": cluster, "service": service, "since": since,
                 "streams_checked": checked, "streams": streams}
 

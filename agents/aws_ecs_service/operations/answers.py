@@ -14,7 +14,7 @@ from typing import Any
 from ..aws.ecs_reads import describe_service
 from ..aws.session import AwsContext
 from ..diagnosis.engine import run_triage
-from ..diagnosis.redaction import redact_text
+from ..diagnosis.redaction import redact_evidence, redact_text
 
 MAX_ERROR_LINES = 10
 LINE_CHARS = 240
@@ -35,6 +35,7 @@ class ReadTools:
         since = dt.timedelta(minutes=max(5, min(int(minutes), 24 * 60)))
         _result, evidence = run_triage(self.ctx, cluster, service, since=since,
                                        allow_sensitive_data=self.allow_sensitive_data)
+        evidence = redact_evidence(evidence) if self.allow_sensitive_data else evidence  # a model reads this
         lines: list[str] = []
         for stream in evidence.get("logs") or []:
             for event in reversed(stream.get("events") or []):

@@ -26,6 +26,7 @@ from ..aws import ecs_reads
 from ..aws.session import AwsContext
 from ..diagnosis.classifier import classify_task
 from ..diagnosis.evidence import parse_time
+from ..diagnosis.redaction import redact_text
 from ..diagnosis.result import TriageResult
 from ..diagnosis.rules import RULES_BY_ID
 from ..diagnosis.taskdef_diff import short_name
@@ -197,9 +198,9 @@ class _Probe:
             new = [t for t in new if short_name(t.get("taskDefinitionArn")) == target]
         same = [t for t in new if same_cause(t, self.cause)]
         self.decided |= bool(same)
-        lines = [f"task/{ecs_reads.short_name(t['taskArn'])[:8]}: " + "; ".join(
+        lines = [f"task/{ecs_reads.short_name(t['taskArn'])[:8]}: " + redact_text("; ".join(
             filter(None, [t.get("stoppedReason") or t.get("stopCode"), *[c.get("reason") for c in t.get("containers")
-                                                                         or []]])) for t in same[:5]]
+                                                                         or []]]))) for t in same[:5]]
         detail = (f"{len(new)} task(s) stopped since the change, {len(same)} for {self.cause}"
                   + (": " + "; ".join(lines) if lines else ""))
         return CheckResult(name=f"no new {self.cause} stops", ok=not same, detail=detail, after=len(same))
