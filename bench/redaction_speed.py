@@ -41,6 +41,7 @@ from tests.unit.redaction_corpus import (  # noqa: E402
     IDENTIFIERS,
     STREAM_CASES,
     TEXT_CASES,
+    wrong,
 )
 
 SECTION = "## Redaction"
@@ -114,21 +115,21 @@ def corpus_counts() -> dict:
     for case in TEXT_CASES:
         out = redact_text(case.text)
         by_kind[case.kind] += 1
-        if MASK in out and not any(s in out for s in case.secrets) and all(k in out for k in case.kept):
+        if MASK in out and not wrong(case, out):
             caught[case.kind] += 1
         else:
             misses.append(case.name)
     for case in STREAM_CASES:
         out = "\n".join(redact_lines(case.lines))
         by_kind["private key, one event per line"] += 1
-        if not any(s in out for s in case.secrets) and all(k in out for k in case.kept):
+        if not wrong(case, out):
             caught["private key, one event per line"] += 1
         else:
             misses.append(case.name)
     for case in FIELD_CASES:
         out = json.dumps(redact_evidence(case.evidence()))
         by_kind["task-definition field"] += 1
-        if not any(s in out for s in case.secrets) and all(k in out for k in case.kept):
+        if not wrong(case, out):
             caught["task-definition field"] += 1
         else:
             misses.append(case.name)

@@ -13,7 +13,7 @@ Used by tests/unit/test_redaction_corpus.py and bench/redaction_speed.py (which 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 AWS_SECRET = "Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1aQe5uRi0oPl"
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhcGkiLCJyb2xlIjoiYWRtaW4ifQ."
@@ -22,6 +22,17 @@ RSA_BODY = ["MIIEpAIBAAKCAQEA7bq9Xy0Zc3JpvW6k1lZqkQ8bB1xv0s2Hk5mL4nP7rT9wYcD",
             "fG2hJ8kL3mN6pQ9rS2tU5vW8xY1zA4bC7dE0fH3iJ6kL9mN2oP5qR8sT1uV4wX7",
             "yZ0aB3cD6eF9gH2iJ5kL8mN1oP4qR7sT0uV3wX6yZ9aB2cD5eF8gH1iJ4kL7mN0",
             "oP3qR6sT9uV2wX5yZ8aB1cD4eF7gH0iJ3kL6mN9oP2qR5sT8uV1wX4yZ7aB0cD"]
+
+
+class Expected(Protocol):
+    secrets: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def wrong(case: Expected, redacted: str) -> list[str]:
+    """What a redaction got wrong: secrets still in its output, diagnostic text lost from it."""
+    return ([f"leaked {s!r}" for s in case.secrets if s in redacted]
+            + [f"lost {k!r}" for k in case.kept if k not in redacted])
 
 
 @dataclass(frozen=True)

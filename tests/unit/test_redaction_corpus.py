@@ -14,23 +14,15 @@ from tests.unit.redaction_corpus import (
     IDENTIFIERS,
     STREAM_CASES,
     TEXT_CASES,
+    wrong,
 )
-
-
-def missing(kept: tuple[str, ...], text: str) -> list[str]:
-    return [k for k in kept if k not in text]
-
-
-def present(secrets: tuple[str, ...], text: str) -> list[str]:
-    return [s for s in secrets if s in text]
 
 
 @pytest.mark.attack("secret leak")
 @pytest.mark.parametrize("case", TEXT_CASES, ids=lambda c: c.name)
 def test_secret_form_is_masked_and_the_rest_kept(case):
     out = redact_text(case.text)
-    assert MASK in out and present(case.secrets, out) == [], out
-    assert missing(case.kept, out) == [], out
+    assert MASK in out and wrong(case, out) == [], out
     assert redact_text(out) == out  # masking masked text changes nothing (the model's input is redacted twice)
 
 
@@ -43,7 +35,7 @@ def test_private_key_logged_one_line_per_event_is_masked(case, shape):
     evidence = {"logs": [{"group": "/ecs/api", "stream": "ecs/api/0123456789abcdef0123456789abcdef",
                           "task_id": "0123456789abcdef0123456789abcdef", "container": "api", "events": events}]}
     for out in (json.dumps(redact_evidence(evidence)), "\n".join(redact_lines(case.lines))):
-        assert present(case.secrets, out) == [] and missing(case.kept, out) == [], out
+        assert wrong(case, out) == [], out
 
 
 @pytest.mark.attack("secret leak")
@@ -52,7 +44,7 @@ def test_structured_field_is_masked_and_names_kept(case):
     evidence = case.evidence()
     before = json.dumps(evidence)
     out = json.dumps(redact_evidence(evidence))
-    assert present(case.secrets, out) == [] and missing(case.kept, out) == [], out
+    assert wrong(case, out) == [], out
     assert json.dumps(evidence) == before  # the collected evidence itself is left as it was
 
 

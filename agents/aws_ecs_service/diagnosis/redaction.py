@@ -50,7 +50,8 @@ def redact_text(text: str) -> str:
 
 
 def redact_lines(lines: Iterable[str]) -> list[str]:
-    """The lines of one stream, masked; a private key that begins in one line is masked up to its END line."""
+    """The lines of one stream, masked; a private key that begins in one line is masked over its body lines, up
+    to its END line."""
     masked, key_open = [], False
     for line in lines:
         line, key_open = mask_secrets(line, key_open)
