@@ -1,13 +1,17 @@
 """API Gateway (REST proxy): GET/POST /approvals/{token}, the signed link of an approval email.
 
-GET never decides (mail scanners prefetch links): it shows the plan and the buttons. POST decides
-once -> SendTaskSuccess/SendTaskFailure. 403 forged or altered link, 404 nothing asked, 409 already
-decided, 410 expired, 503 database unreachable (the link keeps working: the next click decides).
+GET never decides (mail scanners prefetch links): it shows the plan and the one button of that link.
+POST decides once -> SendTaskSuccess/SendTaskFailure. The link's signed decision is the decision: the
+form must repeat it (a bare POST, or `approve` posted to the reject link, is a 400). 400 malformed
+body, 403 forged or altered link, 404 nothing asked, 409 already decided (and told), 202 recorded but the
+workflow not told yet (the next click, or the scheduled deliverer, tells it), 410 expired, 503
+database unreachable (the link keeps working: the next click decides).
 Kept light (no LangChain, no event-handler framework): it must start fast.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,15 +21,15 @@ import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agents.aws_ecs_service import approval_links
+from agents.aws_ecs_service.domain.approval import AlreadyDecided
+from agents.aws_ecs_service.incidents import approval_links
 from agents.aws_ecs_service.incidents.approval_page import HEADERS, message_page, plan_page
 from agents.aws_ecs_service.incidents.approval_store import ApprovalExpired, NoPendingApproval, PostgresApprovalStore
 from agents.aws_ecs_service.incidents.database import shared_connection
-from agents.aws_ecs_service.incidents.decisions import decide, redeliver
+from agents.aws_ecs_service.incidents.decisions import decide, deliver
 from agents.aws_ecs_service.incidents.incident_store import PostgresIncidentStore
 from agents.aws_ecs_service.incidents.metrics import IncidentMetrics
 from agents.aws_ecs_service.incidents.settings import RuntimeSettings
-from agents.aws_ecs_service.operations.approvals import AlreadyDecided
 
 logger = Logger()
 metrics = IncidentMetrics()
@@ -39,18 +43,28 @@ def _page(status: int, html: str, **headers: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": {**HEADERS, **headers}, "body": html}
 
 
+class BadRequest(ValueError):
+    """A body that cannot be read; the message says why."""
+
+
 def _form(event: dict[str, Any]) -> dict[str, str]:
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    content_type = {k.lower(): v for k, v in (event.get("headers") or {}).items()}.get("content-type", "")
-    if "json" in content_type:
-        try:
+    try:
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        content_type = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}.get("content-type", "")
+        if "json" in str(content_type):
             data = json.loads(body or "{}")
-        except ValueError:
-            return {}
-        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    return {k: v[0] for k, v in parse_qs(body).items()}
+            if not isinstance(data, dict):
+                raise BadRequest("the JSON body must be an object")
+            return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float | bool)}
+        return {k: v[0] for k, v in parse_qs(body, max_num_fields=20).items()}
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid base64 UTF-8 text ({type(exc).__name__})") from None
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(f"the body cannot be read: {str(exc)[:120]}") from None
 
 
 def _who(event: dict[str, Any], name: str) -> str:
@@ -98,12 +112,24 @@ def _answer(event: dict[str, Any], method: str, claims: approval_links.LinkClaim
     request = approvals.find(claims.incident_id, claims.plan_hash)
     if request is None:
         return _page(404, message_page("Nothing to decide", "No approval was requested for this plan."))
-    if request.status != "pending":
-        if method == "POST" and request.nonce == claims.nonce and redeliver(approvals, _client(), request):
-            logger.warning("recorded decision delivered late", extra={"decision": request.status})
-        return _already(AlreadyDecided(request.approval()))
     if request.nonce != claims.nonce:
         return _page(410, message_page("Link replaced", "A newer approval email replaced this one; use its links."))
+    if method not in ("GET", "POST"):
+        return _page(405, message_page("Method not allowed", "Open the link, then press the button."))
+    if method == "POST":
+        try:
+            posted = _form(event).get("decision")
+        except BadRequest as exc:
+            return _page(400, message_page("Bad request", str(exc)))
+        if posted != claims.decision:
+            verb = "approve" if claims.decision == "approve" else "reject"
+            return _page(400, message_page("Bad request", f"This link can only {verb} the plan: post "
+                                                          f"decision={claims.decision} (the page's button does)."))
+    if request.status == "superseded":
+        return _page(410, message_page("Replaced", "A different failure made the incident triage again; a new approval "
+                                                   "request replaces this one."))
+    if request.status != "pending":
+        return _decided(approvals, method, request, claims.decision)
     if method == "GET":
         incident = PostgresIncidentStore(conn).find(claims.incident_id)
         plan = incident.chosen_plan() if incident else None
@@ -111,23 +137,39 @@ def _answer(event: dict[str, Any], method: str, claims: approval_links.LinkClaim
             return _page(404, message_page("Plan not found", "The plan of this link is no longer the incident's plan."))
         expires = request.expires_at.isoformat(timespec="minutes") if request.expires_at else "?"
         return _page(200, plan_page(incident, plan, claims.decision, expires))
-    if method != "POST":
-        return _page(405, message_page("Method not allowed", "Open the link, then press a button."))
     form = _form(event)
-    decision = form.get("decision") or claims.decision
-    if decision not in ("approve", "reject"):
-        return _page(400, message_page("Bad request", "decision must be approve or reject"))
     try:
-        decided = decide(approvals, _client(), metrics, claims.incident_id, claims.plan_hash, decision,
-                         _who(event, form.get("name", "")), "email-link", nonce=claims.nonce)
-    except AlreadyDecided as exc:
-        return _already(exc)
+        decided, told = decide(approvals, _client(), metrics, claims.incident_id, claims.plan_hash, claims.decision,
+                               _who(event, form.get("name", "")), "email-link", nonce=claims.nonce)
+    except AlreadyDecided:
+        return _decided(approvals, method, approvals.find(claims.incident_id, claims.plan_hash), claims.decision)
     except ApprovalExpired as exc:
         return _page(410, message_page("Expired", str(exc)))
     except NoPendingApproval as exc:
         return _page(410, message_page("Link replaced", str(exc)))
     finally:
         metrics.flush()
-    logger.info("approval decided", extra={"decision": decided.status, "by": decided.decided_by})
-    verb = "Approved: the agent applies the plan now" if decided.status == "approved" else "Rejected: nothing changes"
-    return _page(200, message_page(verb.split(":")[0], f"{verb}. Recorded as {decided.decided_by}."))
+    logger.info("approval decided", extra={"decision": decided.status, "by": decided.decided_by, "told": told})
+    return _recorded(decided, told)
+
+
+def _decided(approvals: PostgresApprovalStore, method: str, request: Any, posted: str) -> dict[str, Any]:
+    """A plan already decided. A POST of that same decision, recorded but not yet told to the workflow, tells it now
+    instead of a 409; anything else (the other decision, or a decision already told or being told) is a 409."""
+    same = (posted == "approve") == (request.status == "approved")
+    if method == "POST" and same and request.undelivered:
+        told = deliver(approvals, _client(), request.incident_id, request.plan_hash)
+        logger.warning("recorded decision delivered again", extra={"decision": request.status, "told": told})
+        if told is not None:
+            return _recorded(request, told)
+    return _already(AlreadyDecided(request.approval()))
+
+
+def _recorded(decided: Any, told: bool) -> dict[str, Any]:
+    verb = "Approved" if decided.status == "approved" else "Rejected"
+    if not told:
+        return _page(202, message_page(f"{verb}, not applied yet", f"Your decision is recorded as {decided.decided_by}, "
+                                       "but the incident workflow could not be told yet. It is retried automatically; "
+                                       "opening the link again and pressing the button retries now."))
+    done = "the agent applies the plan now" if decided.status == "approved" else "nothing changes"
+    return _page(200, message_page(verb, f"{verb}: {done}. Recorded as {decided.decided_by}."))

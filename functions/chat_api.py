@@ -27,6 +27,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from agents.aws_ecs_service.domain.approval import AlreadyDecided
+from agents.aws_ecs_service.domain.target import TargetMismatch
 from agents.aws_ecs_service.incidents.approval_store import ApprovalExpired, NoPendingApproval
 from agents.aws_ecs_service.incidents.chat_handoff import IncidentBusy
 from agents.aws_ecs_service.incidents.chat_models import (
@@ -48,7 +50,6 @@ from agents.aws_ecs_service.incidents.incident_store import IncidentNotFound
 from agents.aws_ecs_service.incidents.metrics import IncidentMetrics, namespace
 from agents.aws_ecs_service.incidents.services import Services
 from agents.aws_ecs_service.incidents.thread_store import ThreadNotFound
-from agents.aws_ecs_service.operations.approvals import AlreadyDecided
 
 OPENAPI_TITLE = "ECS incident agent: chat API"
 OPENAPI_VERSION = "1.0.0"
@@ -71,7 +72,8 @@ def _error_doc(description: str, model: type = ErrorBody) -> dict[str, Any]:
 ERRORS = {
     400: _error_doc("invalid request: the message names the field"),
     404: _error_doc("unknown thread, incident or plan"),
-    409: _error_doc("the plan was already decided, or its incident's workflow is busy with another plan"),
+    409: _error_doc("the plan was already decided, its incident's workflow is busy with another plan, or the plan is "
+                    "not about the incident's service"),
     410: _error_doc("the approval request expired"),
     503: _error_doc("the model did not answer: the body carries the deterministic findings", ModelUnavailableReply),
 }
@@ -174,8 +176,8 @@ def _not_found(exc: Exception) -> Response:
     return _error(404, str(exc) or "not found")
 
 
-@app.exception_handler(IncidentBusy)
-def _busy(exc: IncidentBusy) -> Response:
+@app.exception_handler([IncidentBusy, TargetMismatch])
+def _conflict(exc: Exception) -> Response:
     return _error(409, str(exc))
 
 

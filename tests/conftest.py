@@ -41,6 +41,11 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # the process's session pool keeps clients across invocations, as a warm Lambda container does; each test is a
+    # new container (its endpoints and credentials differ)
+    from agents.aws_ecs_service.aws import session
+
+    monkeypatch.setattr(session, "_shared", {})
     return monkeypatch
 
 

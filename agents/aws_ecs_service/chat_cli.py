@@ -2,7 +2,7 @@
 
 Memory: PostgreSQL when DATABASE_URL is set, else a SQLite file in the user's data directory, so
 `--thread` continues a conversation after a restart. Approval decisions and the audit log of
-writes are kept beside it. An approved plan is applied here, in-process; on PostgreSQL it first
+writes, and the incidents (one open per service), are kept beside it, with each incident's reports. An approved plan is applied here, in-process; on PostgreSQL it first
 takes the service's lease the serverless workflow takes (one remediation per service at a time).
 """
 from __future__ import annotations
@@ -29,12 +29,14 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
     from .graph import CHAT_VERIFY_TIMEOUT_S, Dependencies, build_graph
     from .memory import data_dir, default_sqlite_path, open_memory
     from .operations.approvals import LocalApprovalStore
+    from .operations.local_incidents import LocalIncidentStore
 
     config = ECSDeepAgentConfig.load()
     memory = open_memory(config.database_url, sqlite_path=sqlite_path or default_sqlite_path())
     print_fn(f"[{memory.notice}]")
     deps = Dependencies(config=config, approvals=LocalApprovalStore(data_dir() / "approvals.json"),
                         audit=LocalAuditLog(data_dir() / "audit.jsonl"),
+                        incidents=LocalIncidentStore(data_dir() / "incidents.json"), reports_dir=data_dir() / "reports",
                         lock=_service_lease(memory.saver.conn) if memory.kind == "postgres" else None,
                         verify_timeout_s=verify_timeout_s or CHAT_VERIFY_TIMEOUT_S, verify_poll_s=1.0)
     graph = build_graph(deps).compile(checkpointer=memory.saver)

@@ -6,44 +6,18 @@ LangChain/LangGraph.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .domain.inputs import UsageError, check_name, parse_since
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
-
-_NAME = re.compile(r"^(?:arn:aws[a-z\-]*:ecs:[a-z0-9\-]+:\d{12}:[a-z\-]+/[A-Za-z0-9_\-/]+|[A-Za-z0-9_\-]{1,255})$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_WINDOW = dt.timedelta(days=14)
-
-
-class UsageError(Exception):
-    """Bad command-line input: one readable line, exit 2."""
-
-
-def parse_since(text: str) -> dt.timedelta:
-    match = _DURATION.match(text.strip().lower())
-    if not match:
-        raise UsageError(f"--since {text!r}: expected a duration like 30m, 2h or 1d")
-    window = dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    if window <= dt.timedelta(0) or window > MAX_WINDOW:
-        raise UsageError(f"--since {text!r}: must be more than 0 and at most 14d")
-    return window
-
-
-def check_name(kind: str, value: str) -> str:
-    if not value or not _NAME.match(value):
-        raise UsageError(f"--{kind} {value!r}: not a valid ECS {kind} name or ARN")
-    return value
-
 
 def write_outputs(out_dir: Path, files: dict[str, str]) -> list[Path]:
     """Write all files or none: temp files first, then renames with Ctrl-C held back."""
@@ -68,11 +42,12 @@ def write_outputs(out_dir: Path, files: dict[str, str]) -> list[Path]:
 
 
 def _triage_files(result, evidence) -> dict[str, str]:
+    from .reports.incident_reports import TRIAGE_REPORT
     from .reports.triage_report import render_triage_report
 
     return {
         "triage.json": json.dumps(result.to_json_dict(), indent=2, sort_keys=False) + "\n",
-        "triage_report.md": render_triage_report(result, evidence),
+        TRIAGE_REPORT: render_triage_report(result, evidence),
         "evidence.json": json.dumps(evidence, indent=1, sort_keys=True) + "\n",
     }
 

@@ -9,20 +9,26 @@
                    └─ answer (read-only question) ─────────────────────────────────────┘
 
 Rules find the cause, the model explains it: the model is asked for context extraction,
-explanations and read-only answers, never given a write. Every write is a step of an
-approved plan that the remediator hands to the policy guard. The approval `interrupt()` is
-the first thing its node does (a resumed node runs again from the top), and the graph is
-resumed with `Command(resume={"decision": "approve" | "reject", "by": "<who>"})`. Where the
-incident workflow applies approved plans (the deployed chat API), the caller records the
-approval and starts it, then resumes with `{"decision": "approve", "by": ..., "handoff":
-<chat_models.HandOff>}`: the thread remembers the hand-off and changes nothing itself.
+explanations and read-only answers, never given a write. The operations are the incident
+lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
+an approved plan becomes that incident's plan (only when its target is the incident's), and the
+remediation, verification and reports are the lifecycle's, so "what happened?" renders the
+incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
+node runs again from the top), and the graph is resumed with `Command(resume={"decision":
+"approve" | "reject", "by": "<who>"})`. Where the incident workflow applies approved plans (the
+deployed chat API), the caller records the approval and starts it, then resumes with
+`{"decision": "approve", "by": ..., "handoff": <chat_models.HandOff>}`: the thread remembers the
+hand-off and changes nothing itself.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -34,20 +40,25 @@ from langgraph.types import interrupt
 from . import contextualizer as ctxr
 from . import llm
 from .aws.audit_log import AuditLog, LocalAuditLog
-from .aws.session import AwsContext
+from .aws.session import AwsContext, SessionPool
 from .config import ECSDeepAgentConfig
 from .diagnosis.errors import TriageError
 from .diagnosis.result import TriageResult
 from .discovery.factory import Discovery, build_discovery
 from .discovery.interface import ServiceRecord
-from .incidents.keys import chat_incident_id
-from .operations.approvals import AlreadyDecided, ApprovalStore, LocalApprovalStore
-from .operations.plan_model import Approval, Incident, Plan, VerificationResult
+from .domain.approval import ApprovalStore
+from .domain.incident import IncidentStore, Trigger
+from .domain.plan import Approval, Plan, applied
+from .domain.write_policy import WriteScope
+from .operations.approvals import LocalApprovalStore
+from .operations.local_incidents import LocalIncidentStore
 from .operations.triage import compact_evidence, triage_service
 from .replies import compose_reply, handoff_text
+from .reports.approval_brief import approval_brief
 from .state import AgentState, summary_line
 
 if TYPE_CHECKING:
+    from .operations.lifecycle import Lifecycle
     from .operations.remediator import RemediationLock
 
 log = logging.getLogger(__name__)
@@ -61,16 +72,19 @@ _DISCOVERY_FIELDS = {"aws_region", "aws_profile", "planton_token", "org_id", "en
 
 @dataclass
 class Dependencies:
-    """What the nodes use besides the state: settings, model, approval store, audit log, discovery."""
+    """What the nodes use besides the state: settings, model, stores, discovery, the service lease."""
 
     config: ECSDeepAgentConfig
     chat_model: Any = None  # built on first use from config.model_name unless given
     approvals: ApprovalStore = field(default_factory=LocalApprovalStore)
     audit: AuditLog = field(default_factory=LocalAuditLog)
+    incidents: IncidentStore = field(default_factory=LocalIncidentStore)
     verify_timeout_s: float = CHAT_VERIFY_TIMEOUT_S
     verify_poll_s: float = CHAT_VERIFY_POLL_S
     lock: RemediationLock | None = None  # one remediation per service at a time (PostgreSQL: the workflow's lease)
     discovery_factory: Callable[[ECSDeepAgentConfig], Discovery] = build_discovery
+    reports_dir: Path | None = None  # where an incident's reports go without a bucket (default: a temp folder)
+    writable_clusters: list[str] | None = None  # None: any cluster (when allowWrite is on)
     _discoveries: dict[str, Discovery] = field(default_factory=dict, init=False, repr=False)
 
     def settings(self, config: RunnableConfig | None) -> ECSDeepAgentConfig:
@@ -89,7 +103,7 @@ class Dependencies:
         return self.chat_model
 
     def discovery(self, settings: ECSDeepAgentConfig, region: str | None = None) -> Discovery:
-        """One Discovery per configuration, kept: assumed-role credentials and the listing are reused."""
+        """One Discovery per configuration, kept: assumed-role credentials, sessions and the listing are reused."""
         scoped = settings.model_copy(update={"aws_region": region}) if region else settings
         key = scoped.model_dump_json(include=_DISCOVERY_FIELDS)
         if key not in self._discoveries:
@@ -103,17 +117,42 @@ class Dependencies:
             log.warning("could not list ECS services: %s", exc)
             return []
 
+    def sessions(self, settings: ECSDeepAgentConfig) -> SessionPool:
+        """Sessions by target: the credentials configured for the target's account, in its region."""
+        return self.discovery(settings).pool
+
     def aws(self, settings: ECSDeepAgentConfig, context: dict[str, Any]) -> AwsContext:
         """The session for the context's service: its own account and region when discovery resolved it,
         else the configured account. Raises DiscoveryError (a TriageError) when its credential fails."""
         record = ctxr.resolved_record(context)
-        if record is None:
-            return AwsContext(region=context.get("region") or settings.aws_region, profile=settings.aws_profile)
-        return self.discovery(settings).session_for_service(record)
+        if record is not None:
+            return self.discovery(settings).session_for_service(record)
+        discovery = self.discovery(settings)
+        credentials = discovery.credentials_for_account(context["account_id"]) if context.get("account_id") else None
+        return discovery.pool.context(context.get("region") or settings.aws_region, credentials)
+
+    def lifecycle(self, settings: ECSDeepAgentConfig) -> Lifecycle:
+        from .operations.lifecycle import Lifecycle
+        from .reports.store import ReportStore
+
+        base = self.reports_dir or Path(tempfile.gettempdir()) / "ecs-agent-reports"
+
+        def reports(incident: Any) -> ReportStore:
+            return ReportStore.from_config(settings, local_dir=base / incident.incident_id,
+                                           ctx=self.sessions(settings).context(settings.aws_region))
+
+        return Lifecycle(incidents=self.incidents, approvals=self.approvals, audit=self.audit,
+                         sessions=self.sessions(settings), scope=WriteScope.of(settings.allow_write,
+                                                                               self.writable_clusters),
+                         reports=reports, lock=self.lock, allow_sensitive_data=settings.allow_sensitive_data)
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _thread_id(config: RunnableConfig | None) -> str:
+    return str(((config or {}).get("configurable") or {}).get("thread_id") or "no-thread")
 
 
 def _progress() -> Callable[[str], None]:
@@ -129,9 +168,13 @@ def _last_user_text(state: AgentState) -> str:
 
 
 def _same_target(findings: dict[str, Any] | None, context: dict[str, Any]) -> bool:
+    """The findings are about the service the context names: cluster, service, and the region and account when the
+    context knows them (prod/api in us-west-2 is not prod/api in us-east-1)."""
     target = (findings or {}).get("target") or {}
-    return bool(target) and (target.get("cluster"), target.get("service")) == (context.get("cluster"),
-                                                                              context.get("service"))
+    if not target or (target.get("cluster"), target.get("service")) != (context.get("cluster"), context.get("service")):
+        return False
+    return all(not context.get(key) or context[key] == target.get(field)
+               for key, field in (("region", "region"), ("account_id", "account")))
 
 
 def _route(state: AgentState) -> str:
@@ -195,15 +238,15 @@ def build_graph(deps: Dependencies) -> StateGraph:
 
     def _intent_route(context: dict[str, Any], state: AgentState) -> str:
         intent = context.get("intent") or "diagnose"
+        same = _same_target(state.get("findings"), context)
         # findings of this target whose plans nobody decided yet; after a decision (final), a new ask looks again
         decided = any(a.get("incident_id") == state.get("incident_id") for a in state.get("approvals") or [])
-        known = _same_target(state.get("findings"), context) and not decided
         if intent == "question":
             return "answer"
-        if intent == "fix" and known:
+        if intent == "fix" and same and not decided:
             return "plan"
-        if intent == "report" and known:
-            return "report"
+        if intent == "report" and same and state.get("incident_id"):
+            return "report"  # the incident this thread worked on, decided or not
         return "triage"
 
     # ---- operations -----------------------------------------------------------------------------------
@@ -211,13 +254,27 @@ def build_graph(deps: Dependencies) -> StateGraph:
         settings = deps.settings(config)
         context = state["context"]
         cluster, service = context["cluster"], context["service"]
+        since = dt.timedelta(seconds=context["since_s"]) if context.get("since_s") else None
         try:
-            findings, evidence = triage_service(deps.aws(settings, context), cluster, service, context.get("since_s"),
-                                                settings.allow_sensitive_data, _progress())
+            result, evidence = triage_service(deps.aws(settings, context), cluster, service, since,
+                                              settings.allow_sensitive_data, _progress())
         except TriageError as exc:
             return _turn(state, route="reply", reply_text=f"I could not check {cluster}/{service}: {exc}")
+        if context.get("account_id") and result.target.account != context["account_id"]:
+            return _turn(state, route="reply", reply_text=(
+                f"{cluster}/{service} is in account {context['account_id']}, but the credentials I have reach account "
+                f"{result.target.account}: I looked at another service of the same name there, so I stop here. Add "
+                f"a target for account {context['account_id']} (agent.yaml `targets`) to work on it."))
+        # the incident of exactly this service (account, region, ARNs): its open one, or a new one
+        life = deps.lifecycle(settings)
+        thread = _thread_id(config)
+        incident, _ = life.open(result.target, Trigger(
+            kind="chat", summary=f"chat thread {thread}: {_last_user_text(state)[:200]}",
+            event_id=f"{thread}:{uuid.uuid4().hex[:12]}", at=_now(), signature="chat"), prefix="chat")
+        life.record_triage(incident, result, evidence, source=f"chat thread {thread}: ")
+        findings = result.to_json_dict()
         update: dict[str, Any] = {"findings": findings, "evidence": compact_evidence(evidence),
-                                  "incident_id": chat_incident_id(cluster, service), "plans": [], "chosen_plan": None,
+                                  "incident_id": incident.incident_id, "plans": [], "chosen_plan": None,
                                   "audit": [], "verification": None}
         explanation, note = _explain(deps.model(settings), findings, state.get("preferences") or {})
         return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
@@ -237,71 +294,78 @@ def build_graph(deps: Dependencies) -> StateGraph:
             route = "report" if intent == "report" else "reply"
         return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen, **_turn(state, route=route)}
 
-    def approval(state: AgentState) -> dict[str, Any]:
+    def approval(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
         # Nothing before this line may change anything: on resume the node runs again from the top.
         answer = interrupt({
             "type": "approval", "incident_id": plan.incident_id, "plan_hash": plan.plan_hash, "title": plan.title,
             "summary": plan.summary, "risk": plan.risk, "steps": [s.api_call for s in plan.steps],
+            "brief": approval_brief(plan, state.get("findings")),
             "question": f"Approve plan {plan.plan_hash[:12]} ({plan.title}, risk {plan.risk})? Resume with "
                         '{"decision": "approve"} or {"decision": "reject"}.'})
         decision, by = _decision(answer)
         handoff = answer.get("handoff") if isinstance(answer, dict) and decision == "approved" else None
         if handoff:  # recorded by the caller and applied by the incident workflow: nothing to do here
             handed = Approval(plan_hash=handoff["plan_hash"], incident_id=handoff["incident_id"], decision=decision,
-                              decided_by=handoff["decided_by"], decided_at=handoff["decided_at"], channel="chat")
+                              decided_by=handoff["decided_by"], decided_at=handoff["decided_at"], channel="chat",
+                              target=plan.target)
             return {"approvals": [*(state.get("approvals") or []), handed.model_dump(mode="json")],
                     "handoff": handoff, **_turn(state, route="reply", reply_text=handoff_text(handoff))}
-        wanted = Approval(plan_hash=plan.plan_hash, incident_id=plan.incident_id, decision=decision, decided_by=by,
-                          decided_at=_now(), channel="chat")
-        try:
-            recorded = deps.approvals.record(wanted)
-        except AlreadyDecided as exc:
-            recorded = exc.existing  # a decision is final: the first one stands
+        settings = deps.settings(config)
+        life = deps.lifecycle(settings)
+        incident = _thread_incident(life, state, config)
+        # the thread's plan becomes its incident's (only for the incident's own service), then the decision
+        plan = life.adopt(incident, plan, TriageResult.model_validate(state["findings"]), state.get("evidence") or {},
+                          f"chat thread {_thread_id(config)}")
+        recorded = life.decide(incident, Approval(plan_hash=plan.plan_hash, incident_id=plan.incident_id,
+                                                  decision=decision, decided_by=by, decided_at=_now(), channel="chat"))
         return {"approvals": [*(state.get("approvals") or []), recorded.model_dump(mode="json")],
                 **_turn(state, route="remediate" if recorded.decision == "approved" else "report")}
 
     def remediator(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        from .aws.policy_guard import SKIPPED, PolicyGuard
-        from .operations.remediator import remediate
-
         settings = deps.settings(config)
-        plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
+        life = deps.lifecycle(settings)
+        incident = _thread_incident(life, state, config)
         approved = Approval.model_validate(state["approvals"][-1])
-        if deps.approvals.get(plan.incident_id, plan.plan_hash) is None:
+        if deps.approvals.get(approved.incident_id, approved.plan_hash) is None:
             # resumed in a process whose store did not see the decision (in-memory store): the thread's
             # checkpoint holds it, so it is recorded again before the guard looks for it
             deps.approvals.record(approved)
-        guard = PolicyGuard(deps.aws(settings, state["context"]), allow_write=settings.allow_write,
-                            approvals=deps.approvals, audit=deps.audit)
         changed_at = _now()
         # the thread is the lease's holder: another conversation or the workflow waits for it
-        thread = (config.get("configurable") or {}).get("thread_id")
-        entries = remediate(plan, guard, actor=f"ecs-agent chat, thread {thread} (approved by {approved.decided_by})",
-                            progress=_progress(), lock=deps.lock)
-        applied = bool(entries) and all(e.allowed and e.result in ("ok", SKIPPED) for e in entries)
+        entries = life.remediate(incident, actor=f"ecs-agent chat, thread {_thread_id(config)} (approved by "
+                                                 f"{approved.decided_by})", progress=_progress())
         return {"audit": [e.model_dump(mode="json") for e in entries], "changed_at": changed_at,
-                **_turn(state, route="verify" if applied else "report")}
+                **_turn(state, route="verify" if applied(entries) else "report")}
 
     def verifier(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        from .operations.verifier import verify
-
         settings = deps.settings(config)
-        plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
+        life = deps.lifecycle(settings)
+        incident = _thread_incident(life, state, config)
         evidence = state.get("evidence") or {}
         alarms = [a["AlarmName"] for a in evidence.get("alarms") or [] if a.get("StateValue") == "ALARM"]
-        result = verify(deps.aws(settings, state["context"]), plan, TriageResult.model_validate(state["findings"]),
-                        state["changed_at"], timeout_s=deps.verify_timeout_s, poll_s=deps.verify_poll_s,
-                        progress=_progress(), trigger_alarm=alarms[0] if alarms else None, evidence=evidence)
+        result = life.verify(incident, state["changed_at"], timeout_s=deps.verify_timeout_s,
+                             poll_s=deps.verify_poll_s, progress=_progress(),
+                             trigger_alarm=alarms[0] if alarms else None)
         return {"verification": result.model_dump(mode="json"), **_turn(state, route="report")}
 
-    def reporter(state: AgentState) -> dict[str, Any]:
-        incident = _incident(state)
-        if state["context"].get("intent") == "report":
-            from .reports.summary_report import render_summary_report
+    def reporter(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """After a decision (and the change, if approved) the incident settles with its reports; asked for the
+        report, the incident's own record is rendered (its timeline, approvals and write calls)."""
+        from .reports.summary_report import render_summary_report
 
+        settings = deps.settings(config)
+        life = deps.lifecycle(settings)
+        incident = _thread_incident(life, state, config) if state.get("findings") else None
+        if incident is None:
+            return _turn(state, route="reply", reply_text="There is no incident to report on yet: ask me to look at a "
+                                                          "service first.")
+        decided = incident.approval_of(incident.chosen_plan_hash) is not None
+        if decided and not incident.settled:
+            life.close(incident)
+        if state["context"].get("intent") == "report":
             return _turn(state, outcome=incident.status, reply_text=render_summary_report(incident), route="reply")
-        return _turn(state, outcome=incident.status, route="reply")
+        return _turn(state, outcome=incident.status if incident.settled else None, route="reply")
 
     def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         from .operations.answers import ReadTools, offline_answer
@@ -362,6 +426,20 @@ def build_graph(deps: Dependencies) -> StateGraph:
     return graph
 
 
+def _thread_incident(life: Lifecycle, state: AgentState, config: RunnableConfig) -> Any:
+    """The incident the thread works on. A thread resumed in another process whose incident store did not keep it (an
+    in-memory store) brings it back from its checkpoint: the same id, service, triage and evidence."""
+    found = life.incidents.find(state["incident_id"])
+    if found is not None:
+        return found
+    result = TriageResult.model_validate(state["findings"])
+    trigger = Trigger(kind="chat", summary=f"chat thread {_thread_id(config)} (resumed)", at=_now(), signature="chat",
+                      event_id=f"{_thread_id(config)}:{state['incident_id']}")
+    incident, _ = life.incidents.open_or_join(life.open_record(result.target, trigger, state["incident_id"]), trigger)
+    life.record_triage(incident, result, state.get("evidence") or {}, source=f"chat thread {_thread_id(config)}: ")
+    return incident
+
+
 def _explain(model: Any, findings: dict[str, Any], preferences: dict[str, Any]) -> tuple[str | None, str | None]:
     """(the model's explanation, or None; the "explanation unavailable" note when the model failed)."""
     if model is None:
@@ -394,30 +472,6 @@ def _decision(answer: Any) -> tuple[str, str]:
         word, by = str(answer), "chat user"
     approved = word.strip().lower() in ("approve", "approved", "yes", "y")
     return ("approved" if approved else "rejected"), by
-
-
-def _incident(state: AgentState) -> Incident:
-    plans = [Plan.model_validate(p) for p in state.get("plans") or []]
-    chosen = plans[state["chosen_plan"]] if plans and state.get("chosen_plan") is not None else None
-    approvals = [Approval.model_validate(a) for a in state.get("approvals") or []
-                 if chosen and a["plan_hash"] == chosen.plan_hash]
-    verification = VerificationResult.model_validate(state["verification"]) if state.get("verification") else None
-    audit = state.get("audit") or []
-    if approvals and approvals[-1].decision != "approved":
-        status = "rejected"
-    elif verification is not None:
-        status = "resolved" if verification.ok else "failed"
-    elif audit:
-        status = "failed"  # the remediation stopped before verification: refused or failed
-    elif chosen and not chosen.requires_write:
-        status = "no-action"
-    else:
-        status = "open"
-    findings = state.get("findings") or {}
-    return Incident(incident_id=state.get("incident_id") or "chat", target=findings.get("target") or {},
-                    trigger="chat", opened_at=(findings.get("window") or {}).get("end") or _now(), status=status,
-                    triage=findings or None, plans=plans, chosen_plan_hash=chosen.plan_hash if chosen else None,
-                    approvals=approvals, audit=audit, verification=verification)
 
 
 def make_graph(config: RunnableConfig | None = None):

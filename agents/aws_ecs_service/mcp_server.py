@@ -44,7 +44,7 @@ class ReadTools:
 
     def _target(self, cluster: str | None, service: str | None, region: str | None,
                 service_id: str | None) -> tuple[AwsContext, str, str]:
-        from .cli import UsageError, check_name
+        from .domain.inputs import UsageError, check_name
 
         if service_id:
             record = self.discovery.services.get_service(service_id)
@@ -110,7 +110,7 @@ class ReadTools:
 
         from .aws.ecs_reads import describe_task_definition, describe_tasks, task_arn_pages
         from .aws.logs_reads import awslogs_stream, recent_log_events
-        from .cli import parse_since
+        from .domain.inputs import parse_since
 
         window = parse_since(since)
         ctx, cluster, service = self._target(cluster, service, region, service_id)
@@ -153,8 +153,8 @@ class ReadTools:
         return result.to_json_dict()
 
     def _triage(self, cluster, service, region, service_id, since):
-        from .cli import parse_since
         from .diagnosis.engine import run_triage
+        from .domain.inputs import parse_since
 
         window = parse_since(since)
         ctx, cluster, service = self._target(cluster, service, region, service_id)
@@ -184,8 +184,8 @@ def _readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     from botocore.exceptions import BotoCoreError, ClientError
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from .cli import UsageError
     from .diagnosis.errors import TriageError
+    from .domain.inputs import UsageError
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:

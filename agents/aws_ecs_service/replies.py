@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .operations.plan_model import Plan
+from .domain.plan import Plan
 from .operations.triage import describe_findings
 
 _OUTCOMES = {

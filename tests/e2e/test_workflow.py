@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from tests.e2e.serverless_world import execution_status, history_states, s3_reports, scenario_world
+from agents.aws_ecs_service.incidents.incident_store import PostgresIncidentStore
+from tests.e2e.serverless_world import (
+    execution_status,
+    history_states,
+    s3_reports,
+    scenario_world,
+    sent_emails,
+    wait_for,
+)
 
 pytestmark = pytest.mark.postgres
 REPORTS = {"triage_report.md", "plan_repair_plan.md", "verify_post_check.md", "report_summary.md"}
@@ -89,7 +100,7 @@ def test_forged_and_altered_links_are_refused(world):
     assert world.approval("GET", altered)["statusCode"] == 403
     assert world.approval("POST", altered, "decision=approve")["statusCode"] == 403
     assert world.approval("POST", "not-a-token", "decision=approve")["statusCode"] == 403
-    from agents.aws_ecs_service.approval_links import LinkClaims, sign, verify
+    from agents.aws_ecs_service.incidents.approval_links import LinkClaims, sign, verify
 
     claims = verify(b"k" * 64, links["approve"])
     forged = sign(b"another key", LinkClaims(**claims.model_dump()))
@@ -100,10 +111,13 @@ def test_forged_and_altered_links_are_refused(world):
     world.wait_done(started["execution_arn"])
 
 
-def test_duplicate_events_start_one_execution(world):
+def test_later_events_join_the_open_incident_and_start_no_execution(world):
     first = world.intake(world.deployment_failed_event("e1"))
     again = [world.intake(world.deployment_failed_event(f"e{i}")) for i in range(2, 6)]
-    assert first["outcome"] == "started" and {a["outcome"] for a in again} == {"duplicate"}
+    redelivered = world.intake(world.deployment_failed_event("e1"))
+    assert first["outcome"] == "started" and {a["outcome"] for a in again} == {"joined"}
+    assert redelivered["outcome"] == "duplicate"
+    assert {a["incident_id"] for a in [*again, redelivered]} == {first["incident_id"]}
     assert len(world.sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]) == 1
     _, links = world.email_links()
     world.approval("POST", links["reject"], "decision=reject")
@@ -142,3 +156,71 @@ def test_a_failing_step_is_caught_and_reported(world):
     reports = s3_reports(world.region, world.bucket, started["incident_id"])
     assert REPORTS <= set(reports) and "cluster unreachable" in reports["triage_report.md"]
     assert world.incident_row(started["incident_id"])[0] == "failed"
+
+
+def outcome_messages(world, incident_id):
+    return [e for e in sent_emails(world.region) if f"Incident {incident_id} " in e["message"]]
+
+
+@pytest.mark.parametrize(("how", "status", "headline"), [
+    ("approve", "resolved", "Resolved"), ("reject", "rejected", "Rejected, nothing changed"),
+    ("writes off", "no-action", "No automated change")])
+def test_people_hear_how_every_incident_ended(play_scenario, pg_schema_url, monkeypatch, how, status, headline):
+    """One message to the notification topic when the incident settles: outcome, cause, what changed, reports."""
+    env = {"ALLOW_WRITE": "false"} if how == "writes off" else {}
+    with scenario_world(play_scenario, pg_schema_url, monkeypatch, **env) as world:
+        started = world.intake(world.deployment_failed_event())
+        if how != "writes off":
+            _, links = world.email_links()
+            world.approval("POST", links[how], f"decision={how}&name=Alice")
+        assert world.wait_done(started["execution_arn"]) == "SUCCEEDED"
+        [message] = outcome_messages(world, started["incident_id"])
+        assert message["subject"] == f"{headline}: prod/api (us-east-1)"
+        text = message["message"]
+        assert f"has settled: {status}." in text and "Root cause: container-oom" in text
+        assert f"s3://{world.bucket}/incidents/{started['incident_id']}/report_summary.md" in text
+        changed = text.split("What changed in AWS:")[1].split("\n\n")[0]
+        assert ("ecs:UpdateService" in changed) == (how == "approve")
+        if how == "writes off":
+            assert "Why: writes are disabled" in text
+
+
+def test_a_different_failure_while_the_approval_waits_triages_again_and_supersedes_the_request(world):
+    """An alarm opened the incident and its approval email is out; a failed deployment joins it: the pending
+    request is superseded (its links stop working), the incident triages again, and one new request is sent."""
+    t = world.scenario["target"]
+    alarm = {"version": "0", "id": "a1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+             "account": "123456789012", "time": "2026-01-01T11:50:00Z", "region": world.region,
+             "resources": [f"arn:aws:cloudwatch:{world.region}:123456789012:alarm:api-memory-high"],
+             "detail": {"alarmName": "api-memory-high",
+                        "configuration": {"metrics": [{"id": "m1", "returnData": True, "metricStat": {
+                            "metric": {"namespace": "AWS/ECS", "name": "MemoryUtilization",
+                                       "dimensions": {"ClusterName": t["cluster"], "ServiceName": t["service"]}},
+                            "period": 60, "stat": "Maximum"}}]},
+                        "state": {"value": "ALARM", "reason": "Threshold Crossed", "reasonData": "{}"}}}
+    started = world.intake(alarm)
+    first_email, first_links = world.email_links(started["incident_id"])
+    joined = world.intake(world.deployment_failed_event("d1", "2026-01-01T12:26:00Z"))
+    assert joined["outcome"] == "joined" and "retriage" in joined
+    assert world.approval("POST", first_links["approve"], "decision=approve")["statusCode"] == 410
+
+    def second_request():
+        return [e for e in sent_emails(world.region)
+                if f"Incident: {started['incident_id']}" in e["message"] and "Approve:" in e["message"]][1:]
+
+    wait_for(second_request, timeout=60, what="the second approval email")
+    _, links = world.email_links(started["incident_id"])
+    assert links["approve"] != first_links["approve"]
+    assert world.approval("POST", links["approve"], "decision=approve&name=Alice")["statusCode"] == 200
+    # the memory alarm that opened the incident clears once the rollback is in (the verifier waits for it)
+    boto3.client("cloudwatch", region_name=world.region).set_alarm_state(
+        AlarmName="api-memory-high", StateValue="OK", StateReason="back under the threshold")
+    assert world.wait_done(started["execution_arn"]) == "SUCCEEDED"
+    states = history_states(world.sfn, started["execution_arn"])
+    assert states.count("Triage") == 2 and "Retriage" in states and states.count("RequestApproval") == 2
+    assert [w["op"] for w in world.writes()] == ["UpdateService"]
+    status, document = world.incident_row(started["incident_id"])
+    assert status == "resolved" and sum(e["kind"] == "triage" for e in document["timeline"]) == 2
+    with psycopg.connect(world.pg_url, row_factory=dict_row) as conn:
+        joined_events = PostgresIncidentStore(conn).load(started["incident_id"]).events
+    assert [e.signature for e in joined_events] == ["deployment-failed"]

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agents.aws_ecs_service.approval_links import LinkClaims, sign, verify
 from agents.aws_ecs_service.incidents import database
+from agents.aws_ecs_service.incidents.approval_links import LinkClaims, sign, verify
 from agents.aws_ecs_service.incidents.approval_store import PostgresApprovalStore
 from tests.e2e.serverless_world import APPROVAL_KEY, ContainerPool, LambdaContextStub, execution_status, scenario_world
 
@@ -67,6 +67,14 @@ def open_incident(world, at="2026-01-01T12:00:00Z"):
     assert started["outcome"] == "started"
     _, links = world.email_links(started["incident_id"])
     return started, links
+
+
+def settle_for_the_next(world, started):
+    """The service's incident ends (its record settles) while its approval link is still out: the next signal
+    opens a second incident of the same service, so two requests of one plan hash are pending at once."""
+    with psycopg.connect(world.pg_url, autocommit=True) as conn:
+        conn.execute("update ecs_agent_incidents set settled_at = now() where incident_id = %s",
+                     (started["incident_id"],))
 
 
 def request_row(world, incident_id):
@@ -238,6 +246,7 @@ def test_junk_in_the_approval_form_is_answered_and_decides_at_most_once(world, c
 @pytest.mark.attack("cross-incident approval link")
 def test_a_link_of_one_incident_cannot_decide_another(world, calls):
     a, links_a = open_incident(world, "2026-01-01T12:00:00Z")
+    settle_for_the_next(world, a)
     b, links_b = open_incident(world, "2026-01-01T13:00:00Z")
     ca, cb = claims(links_a["approve"]), claims(links_b["approve"])
     # Same service, same world: the two plans are the same change, so they share a plan hash. Only the
@@ -398,13 +407,110 @@ def test_a_decision_committed_but_never_delivered_is_delivered_once_by_the_next_
     with psycopg.connect(world.pg_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         PostgresApprovalStore(conn).decide(started["incident_id"], request["plan_hash"], "approved",
                                            "Alice (email link)", "email-link", nonce=request["nonce"])
-        conn.execute("update ecs_agent_approvals set decided_at = decided_at - interval '2 minutes'")
+        # the deciding invocation ended two minutes ago: its decision, and its claim on the delivery, are that old
+        conn.execute("update ecs_agent_approvals set decided_at = decided_at - interval '2 minutes', "
+                     "delivery_claimed_at = delivery_claimed_at - interval '2 minutes'")
     assert execution_status(world.sfn, started["execution_arn"]) == "RUNNING"
-    answer = post(world, links["approve"], name="Alice")
-    assert answer["statusCode"] == 409 and "approved by Alice" in answer["body"]
+    answer = post(world, links["approve"], name="Alice")  # the next click tells the workflow, instead of a 409
+    assert answer["statusCode"] == 200 and "Recorded as Alice (email link)" in answer["body"]
     assert world.wait_done(started["execution_arn"]) == "SUCCEEDED"
     for _ in range(3):
         assert post(world, links["approve"])["statusCode"] == 409
     assert calls.sent == calls.accepted == ["SendTaskSuccess"]
     assert [w["op"] for w in world.writes()] == ["UpdateService"]
     assert request_row(world, started["incident_id"])["delivered_at"] is not None
+
+
+# -- the signed decision is the decision --------------------------------------------------------------------
+@pytest.mark.attack("approval link decision flipped")
+def test_approve_posted_to_the_reject_link_and_a_bare_post_decide_nothing(world, calls):
+    started, links = open_incident(world)
+    flipped = world.approval("POST", links["reject"], "decision=approve&name=Mallory")
+    assert flipped["statusCode"] == 400 and "can only reject" in flipped["body"]
+    flipped = world.approval("POST", links["approve"], json.dumps({"decision": "reject"}),
+                             content_type="application/json")
+    assert flipped["statusCode"] == 400 and "can only approve" in flipped["body"]
+    for bare in (None, "", "name=Mallory"):
+        assert world.approval("POST", links["approve"], bare)["statusCode"] == 400
+    assert_undecided(world, calls, started)
+    # the page of each link offers only that link's decision
+    page = world.approval("GET", links["reject"])["body"]
+    assert "value=reject" in page and "value=approve" not in page
+    assert "account 123456789012" in page.lower() or "<b>Account:</b> 123456789012" in page
+    finish(world, started, links)
+
+
+@pytest.mark.attack("approval form junk")
+@pytest.mark.parametrize("event", [
+    {"body": "%%%not-base64%%%", "isBase64Encoded": True},
+    {"body": base64.b64encode(b"\xff\xfe\xfd").decode(), "isBase64Encoded": True},
+    {"body": "[" * 5000 + "]" * 5000, "content_type": "application/json"},
+    {"body": '{"decision": ' + "[" * 100_000 + "]" * 100_000 + "}", "content_type": "application/json"},
+    {"body": '["decision", "approve"]', "content_type": "application/json"},
+    {"body": "{not json", "content_type": "application/json"},
+], ids=["bad-base64", "not-utf8", "nested-list", "deeply-nested", "json-array", "broken-json"])
+def test_malformed_bodies_are_a_4xx_never_a_crash(world, calls, event):
+    import functions.approval_api as approval_api
+
+    started, links = open_incident(world)
+    raw = {"httpMethod": "POST", "pathParameters": {"token": links["approve"]},
+           "headers": {"Content-Type": event.get("content_type", "application/x-www-form-urlencoded")},
+           "requestContext": {"identity": {"sourceIp": "198.51.100.7"}}, "body": event["body"],
+           "isBase64Encoded": event.get("isBase64Encoded", False)}
+    answer = approval_api.handler(raw, LambdaContextStub("approval-api"))
+    assert answer["statusCode"] == 400, answer
+    assert_undecided(world, calls, started)
+    finish(world, started, links)
+
+
+@pytest.mark.attack("approval delivery throttled")
+def test_a_throttled_delivery_is_retried_and_a_second_click_delivers_instead_of_409(world, calls, monkeypatch):
+    """The first click records the decision, but Step Functions throttles every SendTaskSuccess of that invocation:
+    the page says so (202). The second click delivers it (200), once; the workflow applies the plan."""
+    from botocore.exceptions import ClientError
+
+    from agents.aws_ecs_service.incidents import decisions
+
+    started, links = open_incident(world)
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                             "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendTaskSuccess")
+    with monkeypatch.context() as patched:
+        patched.setattr(decisions, "RETRY_PAUSE_S", 0)
+        patched.setattr(calls.client, "send_task_success", lambda **_: (_ for _ in ()).throw(throttled))
+        first = post(world, links["approve"], name="Alice")
+    assert first["statusCode"] == 202 and "could not be told yet" in first["body"]
+    row = request_row(world, started["incident_id"])
+    assert (row["status"], row["delivered_at"], row["delivery_attempts"]) == ("approved", None, 1)
+    assert "ThrottlingException" in row["delivery_error"]
+    assert execution_status(world.sfn, started["execution_arn"]) == "RUNNING"
+    second = post(world, links["approve"], name="Alice")
+    assert second["statusCode"] == 200 and "Recorded as Alice" in second["body"]
+    assert world.wait_done(started["execution_arn"]) == "SUCCEEDED"
+    assert [w["op"] for w in world.writes()] == ["UpdateService"]
+    assert post(world, links["approve"])["statusCode"] == 409  # told once: now it is just decided
+    status, document = world.incident_row(started["incident_id"])
+    assert status == "resolved" and [a["decision"] for a in document["approvals"]] == ["approved"]
+
+
+@pytest.mark.attack("approval delivery throttled")
+def test_the_scheduled_deliverer_tells_the_workflow_a_decision_nobody_clicked_again(world, calls, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from agents.aws_ecs_service.incidents import decisions
+
+    started, links = open_incident(world)
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                             "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendTaskSuccess")
+    with monkeypatch.context() as patched:
+        patched.setattr(decisions, "RETRY_PAUSE_S", 0)
+        patched.setattr(calls.client, "send_task_success", lambda **_: (_ for _ in ()).throw(throttled))
+        assert post(world, links["approve"], name="Alice")["statusCode"] == 202
+    import functions.deliver_decisions as deliverer
+
+    monkeypatch.setattr(deliverer, "_sfn", calls.client)
+    outcome = deliverer.handler({"source": "aws.events", "detail-type": "Scheduled Event"},
+                                LambdaContextStub("deliver-decisions"))
+    assert outcome == {"delivered": 1, "not_delivered": 0, "skipped": 0}
+    assert world.wait_done(started["execution_arn"]) == "SUCCEEDED"
+    assert deliverer.handler({}, LambdaContextStub("deliver-decisions")) == {"delivered": 0, "not_delivered": 0,
+                                                                              "skipped": 0}

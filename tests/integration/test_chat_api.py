@@ -198,7 +198,7 @@ def test_deciding_after_the_workflow_stopped_waiting_is_410(play_scenario, pg_sc
         assert world.wait_done(started["execution_arn"], timeout=30) == "SUCCEEDED"  # nobody decided in time
         call("POST", "/threads", {"incident_id": incident_id})
         status, incident = call("GET", f"/incidents/{incident_id}")
-        assert incident["status"] == "rejected" and incident["pending_approval"] is None
+        assert incident["status"] == "expired" and incident["pending_approval"] is None
         status, body = call("POST", f"/threads/{incident_id}/approvals",
                             {"decision": "approve", "plan_hash": incident["plan"]["plan_hash"]})
         assert status == 410 and "expired" in body["message"]
@@ -311,16 +311,18 @@ def test_the_workflow_refuses_a_chat_approved_plan_for_a_cluster_it_may_not_chan
     monkeypatch.setenv("ALLOWED_CLUSTERS", "staging")
     thread_id, plan_hash = _chat_plan(chat_world)
     status, decided = call("POST", f"/threads/{thread_id}/approvals", {"decision": "approve", "plan_hash": plan_hash})
-    assert status == 202 and "cluster prod is not in ALLOWED_CLUSTERS" in decided["reply"]
+    assert status == 202 and "cluster prod is watched but not writable" in decided["reply"]
     assert chat_world.wait_done(decided["execution_arn"]) == "SUCCEEDED"
     assert chat_world.writes() == []
     status, incident = call("GET", f"/incidents/{decided['incident_id']}")
     assert incident["status"] == "no-action"
-    assert any("refused" in e["text"] and "ALLOWED_CLUSTERS" in e["text"] for e in incident["timeline"])
+    assert any("refused" in e["text"] and "watched but not writable" in e["text"] for e in incident["timeline"])
 
 
-def test_approving_in_an_incident_thread_after_its_workflow_ended_hands_off_under_the_incident_id(chat_world,
-                                                                                               monkeypatch):
+def test_approving_in_an_incident_thread_after_its_workflow_ended_works_on_the_services_new_incident(chat_world,
+                                                                                                   monkeypatch):
+    """The incident settled (writes were off): asked again in its thread, the agent looks again, which opens the
+    service's next incident; the plan approved there is that incident's, applied by its own execution."""
     world = chat_world
     monkeypatch.setenv("ALLOW_WRITE", "false")  # the incident's own workflow may only propose
     started = world.intake(world.deployment_failed_event())
@@ -331,13 +333,15 @@ def test_approving_in_an_incident_thread_after_its_workflow_ended_hands_off_unde
     monkeypatch.setattr(chat_api, "_chat", None)
 
     call("POST", "/threads", {"incident_id": incident_id})
-    plan_hash = say(incident_id, "fix it")["pending_approval"]["plan_hash"]
+    reply = say(incident_id, "fix it")
+    plan_hash, next_incident = reply["pending_approval"]["plan_hash"], reply["incident_id"]
+    assert next_incident != incident_id and next_incident.startswith("chat-prod-api-")
     status, decided = call("POST", f"/threads/{incident_id}/approvals", {"decision": "approve", "plan_hash": plan_hash})
-    assert status == 202 and decided["incident_id"] == incident_id
-    assert decided["execution_arn"] != started["execution_arn"]  # the incident's own execution name is taken
+    assert status == 202 and decided["incident_id"] == next_incident
     assert world.wait_done(decided["execution_arn"]) == "SUCCEEDED"
     assert world.ecs_calls_by(writes=True) == {"remediate": ["UpdateService"]}
-    status, incident = call("GET", f"/incidents/{incident_id}")
-    assert incident["status"] == "resolved" and incident["plan"]["incident_id"] == incident_id
+    status, incident = call("GET", f"/incidents/{next_incident}")
+    assert incident["status"] == "resolved" and incident["plan"]["incident_id"] == next_incident
+    assert incident["target"] == call("GET", f"/incidents/{incident_id}")[1]["target"]  # the same exact service
     assert [(a["decision"], a["channel"]) for a in incident["approvals"]] == [("approved", "chat")]
-    assert any(e["kind"] == "triggered" for e in incident["timeline"])  # the intake's record, carried on
+    assert call("GET", f"/incidents/{incident_id}")[1]["status"] == "no-action"  # the settled one stays as it was

@@ -22,7 +22,7 @@ def test_chat_streams_progress_asks_approval_and_continues_a_thread(play_scenari
     out = _run(["prod/api has no tasks", "fix it", "n", "exit"], "thread-cli", db)
     text = "\n".join(out)
     assert "new conversation thread-cli" in text and "SQLite file" in text
-    assert "… checking prod/api: service, tasks, deployments, logs and metrics" in text
+    assert "… checking prod/api (us-east-1): service, tasks, deployments, logs and metrics" in text
     assert "Root cause: scaled-to-zero" in text
     assert "Plan " in text and "ecs:UpdateService(cluster=prod, service=api, desiredCount=1)" in text
     assert "Rejected: nothing was changed in AWS." in text

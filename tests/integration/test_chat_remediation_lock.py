@@ -9,7 +9,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from agents.aws_ecs_service.chat_cli import run_chat
-from agents.aws_ecs_service.incidents.remediation_lock import service_key
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.incidents.schema import migrate
 from tests.conftest import load_scenario
 
@@ -31,7 +31,8 @@ def test_chat_on_postgres_takes_the_services_lease_before_it_writes(play_scenari
     for key, value in {"XDG_DATA_HOME": str(tmp_path), "DATABASE_URL": pg_schema_url, "ALLOW_WRITE": "true",
                        "REMEDIATION_LOCK_WAIT_S": "0"}.items():
         monkeypatch.setenv(key, value)
-    key = service_key({"region": scenario["region"], **scenario["target"]})
+    key = ServiceTarget.from_names(scenario["account"], scenario["region"], scenario["target"]["cluster"],
+                                   scenario["target"]["service"]).key
     with psycopg.connect(pg_schema_url, autocommit=True, row_factory=dict_row) as conn:
         migrate(conn)
         conn.execute("insert into ecs_agent_remediation_locks (service_key, incident_id, holder, expires_at) "

@@ -75,7 +75,7 @@ def test_clarifying_question_when_ambiguous_then_the_answer_resolves_it(play_sce
     assert {c["op"] for c in fake.calls if c["service"] == "ecs"} <= {"ListClusters", "DescribeClusters",
                                                                       "ListServices", "DescribeServices"}
     state = chat.say("production")
-    assert state["findings"]["target"] == {"region": "us-east-1", "cluster": "prod", "service": "api"}
+    assert state["findings"]["target"]["service_arn"] == "arn:aws:ecs:us-east-1:123456789012:service/prod/api"
     assert state["turn"].get("pending_question") is None
 
 
@@ -145,7 +145,7 @@ def test_approved_but_writes_disabled_is_refused_by_the_guard(play_scenario):
     assert _writes(fake) == []
     [entry] = chat.audit.list()
     assert not entry.allowed and "allowWrite is off" in entry.reason
-    assert state["turn"]["outcome"] == "failed" and "allowWrite is off" in _reply(state)
+    assert state["turn"]["outcome"] == "no-action" and "allowWrite is off" in _reply(state)
 
 
 def test_read_only_question_answered_from_the_logs(play_scenario):

@@ -185,6 +185,6 @@ def test_conversation_resolves_my_api_in_production_to_the_other_account_and_tri
     ctx = state["context"]
     assert (ctx["cluster"], ctx["service"], ctx["region"], ctx["target"], ctx["account_id"]) == (
         "main", "api", "eu-west-1", "prod", prod_account)
-    assert state["findings"]["target"] == {"region": "eu-west-1", "cluster": "main", "service": "api"}
+    assert state["findings"]["target"]["service_arn"] == f"arn:aws:ecs:eu-west-1:{prod_account}:service/main/api"
     # the triage read the service through the assumed role: the ARN it saw is the production account's
     assert state["evidence"]["service"]["serviceArn"].split(":")[4] == prod_account

@@ -26,9 +26,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import bucket
 from botocore.retries.standard import ExponentialBackoff
 
-from agents.aws_ecs_service.aws.session import RETRY_CONFIG, AwsContext
+from agents.aws_ecs_service.aws.session import RETRY_CONFIG, AwsContext, SessionPool
 from agents.aws_ecs_service.diagnosis.engine import run_triage
 from agents.aws_ecs_service.diagnosis.errors import AwsAccessError
+from agents.aws_ecs_service.domain.write_policy import WriteScope
 from agents.aws_ecs_service.operations.triage import describe_findings
 from agents.aws_ecs_service.reports.triage_report import render_triage_report
 from tests import converse_server as cs
@@ -501,8 +502,8 @@ def cut_off_after_the_write(monkeypatch, times: int = 1) -> list[str]:
 def test_a_retry_after_a_timeout_that_cut_off_the_write_writes_nothing_twice(play_scenario, monkeypatch, tmp_path):
     from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
     from agents.aws_ecs_service.aws.policy_guard import SKIPPED, PolicyGuard
+    from agents.aws_ecs_service.domain.plan import Approval
     from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
-    from agents.aws_ecs_service.operations.plan_model import Approval
     from agents.aws_ecs_service.operations.planner import build_plans
     from agents.aws_ecs_service.operations.remediator import remediate
 
@@ -514,7 +515,7 @@ def test_a_retry_after_a_timeout_that_cut_off_the_write_writes_nothing_twice(pla
                               decided_by="alice", decided_at=dt.datetime.now(dt.UTC).isoformat()))
 
     def invocation():  # a fresh process each time: the audit file is all that survives
-        guard = PolicyGuard(AwsContext(region="us-east-1"), True, approvals, LocalAuditLog(tmp_path / "audit.jsonl"))
+        guard = PolicyGuard(SessionPool().for_target, WriteScope.of(True), approvals, LocalAuditLog(tmp_path / "audit.jsonl"))
         return remediate(plan, guard, "workflow")
 
     cut_off_after_the_write(monkeypatch)
@@ -534,8 +535,8 @@ def test_a_retry_after_a_timeout_that_cut_off_the_write_writes_nothing_twice(pla
 def test_a_retry_after_a_timeout_before_the_write_writes_once(play_scenario, monkeypatch, tmp_path):
     from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
     from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
+    from agents.aws_ecs_service.domain.plan import Approval
     from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
-    from agents.aws_ecs_service.operations.plan_model import Approval
     from agents.aws_ecs_service.operations.planner import build_plans
     from agents.aws_ecs_service.operations.remediator import remediate
 
@@ -553,9 +554,9 @@ def test_a_retry_after_a_timeout_before_the_write_writes_once(play_scenario, mon
     with monkeypatch.context() as patched:
         patched.setattr(PolicyGuard, "_write", timed_out_before_sending)
         with pytest.raises(SandboxTimedout):
-            remediate(plan, PolicyGuard(AwsContext(region="us-east-1"), True, approvals, LocalAuditLog(audit_path)),
+            remediate(plan, PolicyGuard(SessionPool().for_target, WriteScope.of(True), approvals, LocalAuditLog(audit_path)),
                       "workflow")
-    [entry] = remediate(plan, PolicyGuard(AwsContext(region="us-east-1"), True, approvals, LocalAuditLog(audit_path)),
+    [entry] = remediate(plan, PolicyGuard(SessionPool().for_target, WriteScope.of(True), approvals, LocalAuditLog(audit_path)),
                         "workflow")
     assert entry.result == "ok"
     assert [(w["op"], w["params"]["desiredCount"]) for w in fake.calls if w["write"]] == [("UpdateService", 1)]

@@ -9,6 +9,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from agents.aws_ecs_service.aws.audit_log import AuditLog
+from agents.aws_ecs_service.domain.approval import AlreadyDecided, ApprovalStore
+from agents.aws_ecs_service.domain.plan import Approval, AuditEntry
 from agents.aws_ecs_service.incidents.approval_store import (
     ApprovalExpired,
     NoPendingApproval,
@@ -16,8 +18,6 @@ from agents.aws_ecs_service.incidents.approval_store import (
 )
 from agents.aws_ecs_service.incidents.audit_store import PostgresAuditLog
 from agents.aws_ecs_service.incidents.schema import migrate, setup_all
-from agents.aws_ecs_service.operations.approvals import AlreadyDecided, ApprovalStore
-from agents.aws_ecs_service.operations.plan_model import Approval, AuditEntry
 
 pytestmark = pytest.mark.postgres
 

@@ -64,7 +64,7 @@ def test_tools_are_read_only_and_triage_finds_the_cause(play_scenario):
     assert all(t.annotations and t.annotations.read_only_hint for t in tools)
 
     assert triage["schema"] == "ecs-triage/v1"
-    assert triage["target"] == {"region": "us-east-1", "cluster": "prod", "service": "api"}
+    assert triage["target"]["service_arn"] == "arn:aws:ecs:us-east-1:123456789012:service/prod/api"
     assert triage["root_cause"]["category"] == "container-oom"
     assert described["service"] == "api" and described["deployments"]
     assert stopped["tasks"] and any(c["exit_code"] == 137 or "OutOfMemory" in (t["stopped_reason"] or "")

@@ -233,10 +233,11 @@ def test_verification_of_new_stops_carries_no_secret(play_scenario):
     """Tasks that stop again after the fix are quoted by the verifier (report, incident record, chat reply)."""
     from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
     from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
-    from agents.aws_ecs_service.aws.session import AwsContext
+    from agents.aws_ecs_service.aws.session import AwsContext, SessionPool
     from agents.aws_ecs_service.diagnosis.engine import run_triage
+    from agents.aws_ecs_service.domain.plan import Approval
+    from agents.aws_ecs_service.domain.write_policy import WriteScope
     from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
-    from agents.aws_ecs_service.operations.plan_model import Approval
     from agents.aws_ecs_service.operations.planner import build_plans
     from agents.aws_ecs_service.operations.remediator import remediate
     from agents.aws_ecs_service.operations.verifier import verify
@@ -249,7 +250,8 @@ def test_verification_of_new_stops_carries_no_secret(play_scenario):
     approvals.record(Approval(plan_hash=plan.plan_hash, incident_id="inc-1", decision="approved", decided_by="alice",
                               decided_at=dt.datetime.now(dt.UTC).isoformat()))
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    assert [e.result for e in remediate(plan, PolicyGuard(ctx, True, approvals, LocalAuditLog()), "t", print)] == ["ok"]
+    assert [e.result for e in remediate(plan, PolicyGuard(SessionPool().for_target, WriteScope.of(True),
+                                                          approvals, LocalAuditLog()), "t", print)] == ["ok"]
     fake.ecs.add_task({"taskDefinition": plan.steps[0].params["taskDefinition"].rsplit("/", 1)[-1],
                        "group": "service:api", "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
                        "stoppedReason": f"Essential container in task exited (DB_PASS={S['DB_PASS']})",

@@ -1,6 +1,7 @@
-"""One remediation at a time per service: two incidents of one service, approved, remediated at the same time by
-the real Remediate function (each invocation with its own database connection) against a slow fakeaws world.
-The lock rows and the audit log in PostgreSQL show that the writes never overlapped."""
+"""One remediation at a time per service: two executions applying the service's approved plan at the same time (the
+incident's own workflow and a chat-approved one) through the real Remediate function (each invocation with its own
+database connection) against a slow fakeaws world. The lock rows and the audit log in PostgreSQL show that the
+writes never overlapped and the change was made once."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,11 +15,12 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from agents.aws_ecs_service.domain.incident_keys import incident_id_for
+from agents.aws_ecs_service.domain.plan import SKIPPED, Approval, Plan
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.incidents.approval_store import PostgresApprovalStore
-from agents.aws_ecs_service.incidents.keys import incident_id
 from agents.aws_ecs_service.incidents.remediation_lock import PostgresRemediationLock
 from agents.aws_ecs_service.incidents.schema import migrate
-from agents.aws_ecs_service.operations.plan_model import Approval, Plan
 from agents.aws_ecs_service.operations.remediator import ServiceBusy
 from tests.e2e.serverless_world import LambdaContextStub
 
@@ -35,19 +37,20 @@ class Service:
 
     def __init__(self, fake, scenario, url):
         self.fake, self.url = fake, url
-        self.target = {"region": scenario["region"], **scenario["target"]}
+        self.target = ServiceTarget.from_names(scenario["account"], scenario["region"], scenario["target"]["cluster"],
+                                               scenario["target"]["service"])
 
     def step(self, name, event):
         return importlib.import_module(f"functions.workflow.{name}").handler(event, LambdaContextStub(name))
 
     def approved_incident(self, hour):
         """Triage and plan an incident opened at `hour`, then approve its plan: the event Remediate gets."""
-        at = dt.datetime(2026, 1, 1, hour, 5, tzinfo=dt.UTC)
-        iid = incident_id(self.target["region"], self.target["cluster"], self.target["service"], at)
-        state = {"incident_id": iid, "target": self.target,
-                 "trigger": {"kind": "deployment-failed", "summary": "circuit breaker", "event_id": iid,
-                             "at": at.isoformat()}}
-        event = {"state": state, "execution": f"arn:aws:states:us-east-1:123456789012:execution:ecs-incidents:{iid}"}
+        at = dt.datetime(2026, 1, 1, hour, 5, tzinfo=dt.UTC).isoformat()
+        iid = incident_id_for(self.target, at, f"event-{hour}")
+        state = {"incident_id": iid, "target": self.target.model_dump(mode="json"),
+                 "trigger": {"kind": "deployment-failed", "summary": "circuit breaker", "event_id": f"event-{hour}",
+                             "at": at}}
+        event = {"state": state, "execution": self.execution(iid)}
         state = self.step("plan", {**event, "state": self.step("triage", event)})
         with _conn(self.url) as conn:
             PostgresApprovalStore(conn).record(Approval(
@@ -55,13 +58,21 @@ class Service:
                 decided_at=dt.datetime.now(dt.UTC).isoformat(), channel="email-link"))
         return {**event, "state": state}
 
+    @staticmethod
+    def execution(name):
+        return f"arn:aws:states:us-east-1:123456789012:execution:ecs-incidents:{name}"
+
+    def second_execution(self, event):
+        """The same approved plan applied by another execution (a chat hand-off's) at the same time."""
+        return {**event, "execution": self.execution(f"{event['state']['incident_id']}-approved")}
+
     def remediate_together(self, *events):
         barrier = threading.Barrier(len(events))
         results = {}
 
         def run(event):
             barrier.wait()
-            results[event["state"]["incident_id"]] = self.step("remediate", event)["remediation"]
+            results[event["execution"]] = self.step("remediate", event)["remediation"]
 
         threads = [threading.Thread(target=run, args=(e,)) for e in events]
         for t in threads:
@@ -106,22 +117,21 @@ def _at(entry):
 
 @pytest.mark.attack("two remediations of one service at once")
 def test_the_second_remediation_waits_and_the_writes_never_overlap(service):
-    first, second = service.approved_incident(12), service.approved_incident(13)
-    assert first["state"]["plan"]["hash"] == second["state"]["plan"]["hash"]  # the same change, twice
+    first = service.approved_incident(12)
+    second = service.second_execution(first)
     service.fake.latency = SLOW_AWS_S
     outcome = service.remediate_together(first, second)
 
     assert [w["op"] for w in service.writes()] == ["UpdateService"]
     audit = service.audit()
-    # the second incident's plan expected the service as it was before the first fix: re-plan, no write
-    assert [e["result"] for e in audit] == ["ok", "refused"]
-    assert "changed since the plan was made" in audit[1]["reason"]
-    assert sorted(o["ok"] for o in outcome.values()) == [False, True]
+    # the second found the step applied, and its result in place: no second write
+    assert [e["result"] for e in audit] == ["ok", SKIPPED]
+    assert all(o["ok"] for o in outcome.values())
     holds = service.holds()
-    assert [h["incident_id"] for h in holds] == [e["incident_id"] for e in audit]  # one hold each, in write order
+    assert [h["holder"] for h in holds] == [f"workflow {e['actor'].removeprefix('workflow ')}" for e in audit]
     assert all(h["released_at"] for h in holds)
     assert holds[0]["released_at"] <= holds[1]["acquired_at"]  # the holds do not overlap ...
-    for hold, entry in zip(holds, audit, strict=True):  # ... and each incident's write happened inside its own hold
+    for hold, entry in zip(holds, audit, strict=True):  # ... and each attempt happened inside its own hold
         assert hold["acquired_at"] <= _at(entry) <= hold["released_at"]
     # the second read the service only after the first had changed it
     assert audit[1]["before"]["taskDefinition"].endswith("api:61")
@@ -129,7 +139,8 @@ def test_the_second_remediation_waits_and_the_writes_never_overlap(service):
 
 @pytest.mark.attack("two remediations of one service at once")
 def test_the_second_remediation_is_refused_and_audited_when_the_wait_runs_out(service, monkeypatch):
-    first, second = service.approved_incident(12), service.approved_incident(13)
+    first = service.approved_incident(12)
+    second = service.second_execution(first)
     monkeypatch.setenv("REMEDIATION_LOCK_WAIT_S", "0")
     service.fake.latency = SLOW_AWS_S
     outcome = service.remediate_together(first, second)
@@ -137,15 +148,16 @@ def test_the_second_remediation_is_refused_and_audited_when_the_wait_runs_out(se
     assert [w["op"] for w in service.writes()] == ["UpdateService"]
     [hold] = service.holds()
     ok, refused = sorted(service.audit(), key=lambda e: e["result"] != "ok")
-    assert ok["incident_id"] == hold["incident_id"] and refused["incident_id"] != hold["incident_id"]
+    assert ok["actor"] == hold["holder"] and refused["actor"] != hold["holder"]
     assert refused["allowed"] is False and refused["result"] == "refused" and refused["before"] == {}
-    assert f"incident {hold['incident_id']}" in refused["reason"] and "in progress" in refused["reason"]
+    assert f"({hold['holder']})" in refused["reason"] and "in progress" in refused["reason"]
     assert hold["acquired_at"] <= _at(refused) <= hold["released_at"]
-    assert outcome[refused["incident_id"]]["ok"] is False and outcome[hold["incident_id"]]["ok"] is True
+    assert outcome[refused["actor"].removeprefix("workflow ")]["ok"] is False
+    assert outcome[hold["holder"].removeprefix("workflow ")]["ok"] is True
 
 
 def _plan(incident, service="api"):
-    return Plan(incident_id=incident, target={"region": "us-east-1", "cluster": "prod", "service": service},
+    return Plan(incident_id=incident, target=ServiceTarget.from_names("123456789012", "us-east-1", "prod", service),
                 root_cause="container-oom", title="t", summary="s")
 
 
@@ -154,10 +166,11 @@ import os, sys
 import psycopg
 from psycopg.rows import dict_row
 from agents.aws_ecs_service.incidents.remediation_lock import PostgresRemediationLock
-from agents.aws_ecs_service.operations.plan_model import Plan
+from agents.aws_ecs_service.domain.plan import Plan
+from agents.aws_ecs_service.domain.target import ServiceTarget
 url, incident, holder, ttl = sys.argv[1:]
 conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
-plan = Plan(incident_id=incident, target={"region": "us-east-1", "cluster": "prod", "service": "api"},
+plan = Plan(incident_id=incident, target=ServiceTarget.from_names("123456789012", "us-east-1", "prod", "api"),
             root_cause="container-oom", title="t", summary="s")
 held = PostgresRemediationLock(conn, wait_s=0, ttl_s=float(ttl)).hold(plan, holder)
 held.__enter__()

@@ -1,22 +1,26 @@
-"""The whole loop on played scenarios (writes change the world, transitions fire):
-triage -> plans -> approval -> remediation through the guard -> bounded verification."""
+"""The whole loop on played scenarios (writes change the world, transitions fire), through the incident lifecycle
+with local stores: triage -> plans -> approval -> remediation through the guard -> bounded verification."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 
 import boto3
 import pytest
 
 from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
-from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
-from agents.aws_ecs_service.aws.session import AwsContext
+from agents.aws_ecs_service.aws.session import AwsContext, SessionPool
 from agents.aws_ecs_service.diagnosis.engine import run_triage
+from agents.aws_ecs_service.domain.incident import Trigger
+from agents.aws_ecs_service.domain.plan import Approval, applied
+from agents.aws_ecs_service.domain.target import ServiceTarget
+from agents.aws_ecs_service.domain.write_policy import WriteScope
 from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
-from agents.aws_ecs_service.operations.plan_model import Approval
+from agents.aws_ecs_service.operations.lifecycle import Lifecycle
+from agents.aws_ecs_service.operations.local_incidents import LocalIncidentStore
 from agents.aws_ecs_service.operations.planner import build_plans
-from agents.aws_ecs_service.operations.remediator import remediate
-from agents.aws_ecs_service.operations.verifier import verify
+from agents.aws_ecs_service.reports.store import ReportStore
 from tests.conftest import load_scenario
 
 EXPECTED_WRITE = {
@@ -30,14 +34,25 @@ EXPECTED_WRITE = {
 }
 
 
+def local_lifecycle(allow_write: bool = True) -> Lifecycle:
+    reports = ReportStore(local_dir=tempfile.mkdtemp(prefix="reports-"))
+    return Lifecycle(incidents=LocalIncidentStore(), approvals=LocalApprovalStore(), audit=LocalAuditLog(),
+                     sessions=SessionPool(), scope=WriteScope.of(allow_write), reports=lambda _incident: reports)
+
+
+def scenario_target(scenario: dict) -> ServiceTarget:
+    return ServiceTarget.from_names(scenario["account"], scenario["region"], scenario["target"]["cluster"],
+                                    scenario["target"]["service"])
+
+
 def run_loop(fake, scenario: dict, decision: str = "approved", on_line=None, **verify_args):
-    ctx = AwsContext(region=scenario["region"])
-    result, evidence = run_triage(ctx, scenario["target"]["cluster"], scenario["target"]["service"])
-    plan = build_plans(result, evidence, "inc-1")[0]
-    approvals = LocalApprovalStore()
-    approvals.record(Approval(plan_hash=plan.plan_hash, incident_id="inc-1", decision=decision, decided_by="alice",
-                              decided_at=dt.datetime.now(dt.UTC).isoformat()))
-    guard = PolicyGuard(ctx, True, approvals, LocalAuditLog())
+    life = local_lifecycle()
+    now = dt.datetime.now(dt.UTC).isoformat()
+    incident, _ = life.open(scenario_target(scenario), Trigger(kind="manual", summary="test", event_id="t-1", at=now))
+    life.triage(incident)
+    plan = life.plan(incident)
+    life.decide(incident, Approval(plan_hash=plan.plan_hash, incident_id=incident.incident_id, decision=decision,
+                                   decided_by="alice", decided_at=now))
     lines: list[str] = []
 
     def progress(line: str) -> None:
@@ -45,12 +60,11 @@ def run_loop(fake, scenario: dict, decision: str = "approved", on_line=None, **v
         if on_line:
             on_line(line)
 
-    started = dt.datetime.now(dt.UTC)
-    entries = remediate(plan, guard, "ecs-agent", progress)
-    if not all(e.allowed and e.result == "ok" for e in entries):
+    started = dt.datetime.now(dt.UTC).isoformat()
+    entries = life.remediate(incident, "ecs-agent", progress)  # the guard refuses a rejected plan by itself
+    if not applied(entries):
         return plan, entries, None, lines
-    verification = verify(ctx, plan, result, started, progress=progress, evidence=evidence,
-                          **{"timeout_s": 10, "poll_s": 0.1, **verify_args})
+    verification = life.verify(incident, started, progress=progress, **{"timeout_s": 10, "poll_s": 0.1, **verify_args})
     return plan, entries, verification, lines
 
 
@@ -66,6 +80,8 @@ def test_fix_reaches_steady_state_and_is_verified(play_scenario, name):
     assert plan.root_cause == scenario["expected"]["root_cause"]
     write = writes(fake)
     assert [w["op"] for w in write] == ["UpdateService"]
+    target = scenario_target(scenario)
+    assert (write[0]["params"]["cluster"], write[0]["params"]["service"]) == (target.cluster_arn, target.service_arn)
     changed = {k: v.rsplit("/", 1)[-1] if isinstance(v, str) else v for k, v in write[0]["params"].items()
                if k in ("taskDefinition", "desiredCount")}
     assert changed == EXPECTED_WRITE[name]

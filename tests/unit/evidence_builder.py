@@ -160,6 +160,7 @@ class EvidenceBuilder:
         current = self.current or max(self.taskdefs)
         previous = self.previous or next((r for r in sorted(self.taskdefs, reverse=True) if r < current), None)
         service = {"serviceName": self.service, "clusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{self.cluster}",
+                   "serviceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{self.cluster}/{self.service}",
                    "taskDefinition": self.td_arn(current), "desiredCount": self.desired, "runningCount": self.running,
                    "pendingCount": 0, "launchType": self.launch_type, "deployments": self.deployments,
                    "events": sorted(self.events, key=lambda e: e["createdAt"], reverse=True)}

@@ -665,7 +665,9 @@ def test_result_is_deterministic_and_serialisable():
     first, second = classify(doc).to_json_dict(), classify(json.loads(json.dumps(doc))).to_json_dict()
     assert first == second
     assert first["schema"] == "ecs-triage/v1"
-    assert first["target"] == {"region": "us-east-1", "cluster": "prod", "service": "api"}
+    assert first["target"] == {"account": "123456789012", "region": "us-east-1", "cluster": "prod", "service": "api",
+                               "cluster_arn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                               "service_arn": "arn:aws:ecs:us-east-1:123456789012:service/prod/api"}
     severities = {f["severity"] for f in first["findings"]}
     assert severities <= {"critical", "high", "medium", "low", "info"}
     assert all(len(line) <= 320 for f in first["findings"] for line in f["evidence"])

@@ -1,18 +1,16 @@
-"""Intake: the four event kinds (old and new ARNs), drops with reasons, de-duplication, a 500-event storm."""
+"""Intake's normaliser: the four event kinds (old and new ARNs) to an exact service and a trigger with its failure
+signature, drops with reasons (scaling alarms included), de-duplication. Opening or joining incidents, with a
+storm of events, is tests/integration/test_incident_identity.py (PostgreSQL)."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from agents.aws_ecs_service.domain.incident_keys import incident_id, is_incident_id
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.incidents.intake import Dropped, IncidentRequest, Normaliser
-from agents.aws_ecs_service.incidents.keys import incident_id, is_incident_id
-from agents.aws_ecs_service.incidents.settings import RuntimeSettings
-from agents.aws_ecs_service.incidents.starter import Intake
 
 ACCOUNT = "111122223333"
 
@@ -78,10 +76,10 @@ def alarm(configuration, state="ALARM", tags=None, reason_data="{\"version\":\"1
 def test_deployment_failure_takes_cluster_and_service_from_the_new_format_service_arn():
     found = Normaliser().normalise(deployment_failed())
     assert isinstance(found, IncidentRequest)
-    assert (found.region, found.cluster, found.service, found.trigger.kind) == ("us-west-2", "default", "servicetest",
-                                                                                "deployment-failed")
+    assert found.target == ServiceTarget.from_arns(f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/default",
+                                                   f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/default/servicetest")
+    assert (found.trigger.kind, found.trigger.signature) == ("deployment-failed", "deployment-failed")
     assert "tasks failed to start" in found.trigger.summary
-    assert found.incident_id == incident_id("us-west-2", "default", "servicetest", dt.datetime.fromisoformat(found.trigger.at))
 
 
 def test_deployment_failure_with_a_legacy_service_arn_needs_a_single_allowed_cluster():
@@ -187,61 +185,63 @@ def test_clusters_outside_allowed_clusters_are_dropped():
     assert isinstance(dropped, Dropped) and "ALLOWED_CLUSTERS" in dropped.reason
 
 
-def test_incident_ids_are_hourly_per_service_and_valid_execution_names():
+def test_incident_ids_name_the_service_and_are_unique_per_service_identity_and_opening_signal():
     at = dt.datetime(2026, 1, 1, 12, 5, tzinfo=dt.UTC)
-    a = incident_id("eu-west-1", "prod", "checkout", at)
-    assert a == incident_id("eu-west-1", "prod", "checkout", at + dt.timedelta(minutes=50))
-    assert a != incident_id("eu-west-1", "prod", "checkout", at + dt.timedelta(hours=1))
-    assert a != incident_id("eu-west-1", "prod", "checkout-v2", at)
-    long = incident_id("eu-west-1", "c" * 255, "s/" * 100, at)
-    assert len(long) <= 80 and is_incident_id(long) and is_incident_id(a)
+    east = ServiceTarget.from_names(ACCOUNT, "eu-west-1", "prod", "checkout")
+    a = incident_id(east, at, "event-1")
+    assert a.startswith("inc-prod-checkout-20260101T120500-") and is_incident_id(a)
+    assert a == incident_id(east, at, "event-1")  # a redelivered event names the same execution
+    assert a != incident_id(east, at, "event-2")
+    for twin in (ServiceTarget.from_names(ACCOUNT, "us-east-1", "prod", "checkout"),
+                 ServiceTarget.from_names("444455556666", "eu-west-1", "prod", "checkout")):
+        assert incident_id(twin, at, "event-1") != a
+    long = incident_id(ServiceTarget.from_names(ACCOUNT, "eu-west-1", "c" * 255, "s" * 255), at, "e")
+    assert len(long) <= 80 and is_incident_id(long)
 
 
-@pytest.fixture
-def state_machine(aws_env):
-    with mock_aws():
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = sfn.create_state_machine(
-            name="incidents", roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-            definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600,
-                                                                          "End": True}}}))["stateMachineArn"]
-        yield sfn, arn
+def test_same_named_services_in_other_regions_or_accounts_are_other_targets():
+    east = Normaliser().normalise(alarm({"metrics": SINGLE_METRIC}))
+    west_event = alarm({"metrics": SINGLE_METRIC})
+    west_event["region"] = "us-west-2"
+    west = Normaliser().normalise(west_event)
+    other_event = alarm({"metrics": SINGLE_METRIC})
+    other_event["account"] = "444455556666"
+    other = Normaliser().normalise(other_event)
+    assert len({east.target.key, west.target.key, other.target.key}) == 3
+    assert (west.target.region, other.target.account) == ("us-west-2", "444455556666")
 
 
-def test_a_storm_of_500_events_for_one_service_starts_one_execution(state_machine):
-    sfn, arn = state_machine
-    knobs = RuntimeSettings().workflow_knobs()
-    events = []
-    for i in range(500):
-        kind = i % 3
-        if kind == 0:
-            e = deployment_failed(event_id=f"d{i}", time="2020-05-23T12:31:14Z")
-        elif kind == 1:
-            e = service_action()
-        else:
-            e = task_stopped(version=i, task_arn=f"arn:aws:ecs:us-west-2:{ACCOUNT}:task/default/{i:032x}",
-                             cluster_arn=f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/default", group="service:servicetest")
-            e["region"], e["time"] = "us-west-2", "2020-05-23T12:40:00Z"
-        if kind == 1:
-            e = copy.deepcopy(e)
-            e["time"] = "2020-05-23T12:10:00Z"
-        events.append(e)
-    # Two containers see the storm: each has its own memory, the execution name still makes one.
-    first, second = (Intake(sfn, arn, knobs, Normaliser()) for _ in range(2))
-    outcomes = [(first if i % 2 else second).handle(e) for i, e in enumerate(events)]
-    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-    assert len(executions) == 1
-    assert sum(o["outcome"] == "started" for o in outcomes) == 1
-    assert {o["incident_id"] for o in outcomes} == {executions[0]["name"]}
-    started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
-    assert started["target"] == {"region": "us-west-2", "cluster": "default", "service": "servicetest"}
-    assert started["settings"]["approval_timeout_s"] > started["settings"]["approval_ttl_s"]
+def test_signatures_tell_one_kind_of_failure_from_another():
+    assert Normaliser().normalise(service_action()).trigger.signature == "service:SERVICE_TASK_PLACEMENT_FAILURE"
+    assert Normaliser().normalise(task_stopped()).trigger.signature == "task-stopped:EssentialContainerExited"
+    assert Normaliser().normalise(alarm({"metrics": SINGLE_METRIC})).trigger.signature == "alarm:checkout-memory-high"
 
 
-def test_repeat_in_a_new_container_is_already_exists_not_an_error(state_machine):
-    sfn, arn = state_machine
-    knobs = RuntimeSettings().workflow_knobs()
-    a = Intake(sfn, arn, knobs, Normaliser()).handle(deployment_failed())
-    changed = deployment_failed(event_id="other")
-    b = Intake(sfn, arn, knobs, Normaliser()).handle(changed)
-    assert a["outcome"] == "started" and b["outcome"] == "duplicate" and a["execution_arn"] == b["execution_arn"]
+def scaling(name: str, description: str | None = None) -> dict:
+    event = alarm({"metrics": SINGLE_METRIC, **({"description": description} if description else {})})
+    event["detail"]["alarmName"] = name
+    return event
+
+
+def test_application_auto_scaling_alarms_are_scaling_signals_not_incidents():
+    tracking = scaling("TargetTracking-service/prod/checkout-AlarmHigh-5b3c6d3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+                       "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy arn:aws:autoscaling:eu-west-1:"
+                       f"{ACCOUNT}:scalingPolicy:1:resource/ecs/service/prod/checkout:policyName/cpu75.")
+    dropped = Normaliser().normalise(tracking)
+    assert isinstance(dropped, Dropped) and "target tracking" in dropped.reason
+    renamed = scaling("cpu-scale-out", "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy x")
+    assert "Application Auto Scaling created" in Normaliser().normalise(renamed).reason
+    policy = f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:scalingPolicy:1:resource/ecs/service/prod/checkout:policyName/up"
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:pager"
+    step = scaling("checkout-cpu-step")
+    asked: list[tuple[str, str, str]] = []
+
+    def actions(found: list[str]):
+        return lambda account, region, name: asked.append((account, region, name)) or found
+
+    dropped = Normaliser(alarm_actions=actions([policy])).normalise(step)
+    assert isinstance(dropped, Dropped) and "step scaling" in dropped.reason
+    assert asked == [(ACCOUNT, "eu-west-1", "checkout-cpu-step")]
+    # an alarm that pages someone as well as scaling is an incident alarm
+    assert isinstance(Normaliser(alarm_actions=actions([policy, topic])).normalise(step), IncidentRequest)
+    assert isinstance(Normaliser(alarm_actions=lambda *_: None).normalise(step), IncidentRequest)

@@ -1,7 +1,7 @@
 """Fuzzing the intake: the four EventBridge event kinds, mutated (missing fields, wrong types, huge strings,
 unicode, nested junk), and arbitrary JSON. Whatever arrives, the intake Lambda answers normally: a poison event
-is dropped with a logged reason (so neither EventBridge nor Lambda retries it), and an event that does open an
-incident names a valid ECS cluster and service and a valid execution name.
+is dropped with a logged reason (so neither EventBridge nor Lambda retries it), and an event that does open (or
+join) an incident names a valid ECS cluster and service and a valid execution name.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from agents.aws_ecs_service.domain.incident_keys import incident_id_for, is_incident_id
 from agents.aws_ecs_service.incidents import events as ev
 from agents.aws_ecs_service.incidents.intake import TEXT_LIMIT, Dropped, IncidentRequest, Normaliser
-from agents.aws_ecs_service.incidents.keys import is_incident_id
 from tests.e2e.serverless_world import LambdaContextStub
 from tests.unit.test_intake import (
     ACCOUNT,
@@ -108,7 +108,8 @@ def check(found: IncidentRequest | Dropped) -> None:
         return
     assert set(found.cluster) <= ECS_NAME_CHARS and set(found.service) <= ECS_NAME_CHARS
     assert 0 < len(found.cluster) <= 255 and 0 < len(found.service) <= 255
-    assert is_incident_id(found.incident_id) and len(found.incident_id) <= 80
+    opened = incident_id_for(found.target, found.trigger.at, found.trigger.event_id)
+    assert is_incident_id(opened) and len(opened) <= 80
     assert len(found.trigger.summary) <= TEXT_LIMIT
     json.dumps(found.model_dump())  # the execution input serialises
 
@@ -142,10 +143,18 @@ def test_arbitrary_json_is_dropped_with_a_reason(event):
 
 
 @pytest.fixture
-def intake_lambda(aws_env, monkeypatch):
-    """functions.intake.handler against moto's Step Functions, its log lines captured."""
-    import functions.intake as intake
+def intake_lambda(aws_env, monkeypatch, pg_schema_url):
+    """functions.intake.handler against moto's Step Functions and a migrated PostgreSQL, its log lines captured."""
+    import psycopg
 
+    import functions.intake as intake
+    from agents.aws_ecs_service.incidents import database
+    from agents.aws_ecs_service.incidents.schema import migrate
+
+    with psycopg.connect(pg_schema_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        migrate(conn)
+    monkeypatch.setenv("DATABASE_URL", pg_schema_url)
+    monkeypatch.setattr(database, "_cached", None)
     with mock_aws():
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arn = sfn.create_state_machine(
@@ -158,6 +167,8 @@ def intake_lambda(aws_env, monkeypatch):
         # a service name of its own: Powertools keeps one handler per named logger
         monkeypatch.setattr(intake, "logger", Logger(service=f"intake-{uuid.uuid4().hex[:8]}", stream=logs))
         yield intake, sfn, arn, logs
+    if database._cached is not None:
+        database._cached.close()
 
 
 @pytest.mark.attack("intake fuzz")
@@ -168,7 +179,7 @@ def test_the_intake_lambda_never_raises_and_logs_every_drop(intake_lambda, event
     logs.seek(0)
     logs.truncate()
     outcome = intake.handler(event, LambdaContextStub("intake"))  # returning normally: nothing retries it
-    assert outcome["outcome"] in ("dropped", "started", "duplicate")
+    assert outcome["outcome"] in ("dropped", "started", "duplicate", "joined")
     # one JSON record per "\n": str.splitlines() would also cut a record at U+2028 and the like inside a field
     lines = [json.loads(line) for line in logs.getvalue().split("\n") if line]
     if outcome["outcome"] == "dropped":
@@ -177,7 +188,7 @@ def test_the_intake_lambda_never_raises_and_logs_every_drop(intake_lambda, event
     else:
         assert is_incident_id(outcome["incident_id"]) and lines[-1]["correlation_id"] == outcome["incident_id"]
         names = {e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
-        assert outcome["incident_id"] in names
+        assert outcome["incident_id"] in names  # opened or joined: the incident has its execution
 
 
 @pytest.mark.attack("intake fuzz")

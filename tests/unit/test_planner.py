@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agents.aws_ecs_service.diagnosis.result import RootCause, SuggestedAction, Target, TriageResult, Window
+from agents.aws_ecs_service.diagnosis.result import RootCause, SuggestedAction, TriageResult, Window
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.operations.planner import build_plans, last_healthy_revision, parse_duration
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+TARGET = ServiceTarget.from_names("123456789012", "us-east-1", "prod", "api")
 NOW = dt.datetime(2025, 1, 10, 12, 0, tzinfo=dt.UTC)
 
 
@@ -31,7 +33,8 @@ def evidence(current: int = 48, deployments: list | None = None, desired: int = 
         "schema": "ecs-evidence/v1",
         "target": {"region": "us-east-1", "cluster": "prod", "service": "api"},
         "window": {"start": ago(120), "end": NOW.isoformat()},
-        "service": {"serviceName": "api", "status": "ACTIVE", "taskDefinition": f"{ARN}api:{current}",
+        "service": {"serviceName": "api", "serviceArn": TARGET.service_arn, "clusterArn": TARGET.cluster_arn,
+                    "status": "ACTIVE", "taskDefinition": f"{ARN}api:{current}",
                     "desiredCount": desired, "runningCount": running, "deployments": deployments,
                     "events": [{"createdAt": ago(3), "message": "(service api) scale the service to 0 now"}]},
         "task_definitions": tds,
@@ -45,7 +48,7 @@ def evidence(current: int = 48, deployments: list | None = None, desired: int = 
 
 
 def triage(cause: str, actions: list[SuggestedAction] | None = None, status: str = "degraded") -> TriageResult:
-    return TriageResult(target=Target(region="us-east-1", cluster="prod", service="api"),
+    return TriageResult(target=TARGET,
                         window=Window(start=ago(120), end=NOW.isoformat()), status=status,
                         root_cause=RootCause(category=cause, confidence=0.9, summary=f"{cause} found"),
                         suggested_actions=actions or [])
@@ -68,7 +71,8 @@ def test_rollback_targets_the_last_revision_that_ran_healthy_not_revision_minus_
     assert plan.option == "rollback" and plan.risk == "low"
     (step,) = plan.steps
     assert step.action == "update_service_task_definition"
-    assert step.params == {"cluster": "prod", "service": "api", "taskDefinition": f"{ARN}api:45"}
+    assert step.params == {"cluster": TARGET.cluster_arn, "service": TARGET.service_arn,
+                           "taskDefinition": f"{ARN}api:45"}
     assert step.expected_before == {"taskDefinition": f"{ARN}api:48"}
     assert "api:48" in step.undo and "taskDefinition=api:45" in step.api_call
     # every "a -> b" in the wording reads from the running revision to the rollback target

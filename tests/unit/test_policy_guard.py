@@ -1,192 +1,230 @@
-"""The policy guard against a played scenario: every refusal of the write policy, idempotent retries,
-and the audit log / approval store it relies on."""
+"""The policy guard's I/O against moto's ECS: its client is built for the plan's own target (account credentials,
+region), it writes only to that exact service, each refusal says why, retries never write twice, and the audit log
+and approval store behave as the guard relies on. The decisions themselves are in test_write_policy.py."""
 from __future__ import annotations
+
+from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
-from agents.aws_ecs_service.aws.policy_guard import SKIPPED, PolicyGuard
-from agents.aws_ecs_service.aws.session import AwsContext
-from agents.aws_ecs_service.operations.approvals import AlreadyDecided, LocalApprovalStore
-from agents.aws_ecs_service.operations.plan_model import Approval, AuditEntry, Plan, PlanStep
-from tests.conftest import load_scenario
+from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
+from agents.aws_ecs_service.aws.session import SessionPool
+from agents.aws_ecs_service.domain.approval import AlreadyDecided
+from agents.aws_ecs_service.domain.plan import SKIPPED, Approval, AuditEntry, Plan, PlanStep
+from agents.aws_ecs_service.domain.target import ServiceTarget
+from agents.aws_ecs_service.domain.write_policy import WriteScope
+from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
+from tests.moto_ecs import OTHER_ACCOUNT, EcsService, assumed_credentials, pool_for
 
-TARGET = {"region": "us-east-1", "cluster": "prod", "service": "api"}
-API_62 = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:62"
-OOM_TASK = "c26d3505920158f78f9d197a42cb9e14"
-BILLING_TASK = "06184188424058a8b91805407a423f12"
-
-
-def step(action: str, params: dict, before: dict | None = None) -> PlanStep:
-    return PlanStep(number=1, action=action, api_call=f"ecs:{action}", params={"cluster": "prod", **params},
-                    expected_before=before or {}, description=action)
-
-
-def plan_of(*steps: PlanStep, incident: str = "inc-1") -> Plan:
-    return Plan(incident_id=incident, target=TARGET, root_cause="container-oom", title="t", summary="s",
-                steps=list(steps))
-
-
-ROLLBACK = step("update_service_task_definition", {"service": "api", "taskDefinition": "api:61"},
-                {"taskDefinition": API_62})
-SCALE = step("update_service_desired_count", {"service": "api", "desiredCount": 5},
-             {"desiredCount": 4, "taskDefinition": API_62})
+WRITES = ("UpdateService", "StopTask", "RunTask")
 
 
 class World:
-    def __init__(self, fake, allow_write: bool = True, audit_path=None):
-        self.fake = fake
-        self.ctx = AwsContext(region="us-east-1")
+    """prod/api in us-east-1 of account A (the target), with twins: prod/api in us-west-2 and in account B."""
+
+    def __init__(self, pool: SessionPool | None = None, scope: WriteScope | None = None, audit_path: Any = None):
+        self.east = EcsService(boto3.session.Session(), "us-east-1")
+        self.west = EcsService(boto3.session.Session(), "us-west-2")
+        self.other_credentials = assumed_credentials(OTHER_ACCOUNT)
+        self.other = EcsService(boto3.session.Session(**self.other_credentials), "us-east-1")
+        self.pool = pool or pool_for()
         self.approvals = LocalApprovalStore()
         self.audit = LocalAuditLog(audit_path)
-        self.guard = PolicyGuard(self.ctx, allow_write, self.approvals, self.audit)
+        self.guard = PolicyGuard(self.pool.for_target, scope or WriteScope.of(True), self.approvals, self.audit)
+        self.writes: list[tuple[str, dict[str, Any]]] = []
+        for ctx_region in ("us-east-1", "us-west-2"):  # every write any pooled client sends, wherever it goes
+            self.pool.context(ctx_region).client("ecs").meta.events.register("provide-client-params.ecs", self._seen)
+
+    def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in WRITES:
+            self.writes.append((model.name, dict(params)))
+
+    def plan(self, action: str, target: ServiceTarget | None = None, before: dict[str, Any] | None = None,
+             **params: Any) -> Plan:
+        target = target or self.east.target
+        base = {"cluster": target.cluster_arn}
+        if action.startswith("update_service"):
+            base["service"] = target.service_arn
+        step = PlanStep(number=1, action=action, api_call=action, params={**base, **params},
+                        expected_before=before or {}, description=action)
+        return Plan(incident_id="inc-1", target=target, root_cause="container-oom", title="t", summary="s",
+                    steps=[step])
 
     def approve(self, plan: Plan, decision: str = "approved") -> Plan:
         self.approvals.record(Approval(plan_hash=plan.plan_hash, incident_id=plan.incident_id, decision=decision,
-                                       decided_by="alice", decided_at="2025-01-10T12:00:00+00:00"))
+                                       decided_by="alice", decided_at="2026-12-07T10:00:00+00:00"))
         return plan
 
-    def writes(self) -> list[dict]:
-        return [c for c in self.fake.calls if c["write"]]
+    def run(self, plan: Plan) -> AuditEntry:
+        return self.guard.execute(plan, plan.steps[0], "ecs-agent")
 
-    def service(self) -> dict:
-        return self.ctx.client("ecs").describe_services(cluster="prod", services=["api"])["services"][0]
+    def refused(self, plan: Plan, fragment: str) -> AuditEntry:
+        entry = self.run(plan)
+        assert not entry.allowed and entry.result == "refused", entry
+        assert fragment in entry.reason, entry.reason
+        assert self.writes == []
+        assert self.audit.list()[-1] == entry
+        return entry
 
 
 @pytest.fixture
-def world(play_scenario):
-    return World(play_scenario("oom-after-deploy"))
+def world(aws_env):
+    with mock_aws():
+        yield World()
 
 
-def refused(world: World, plan: Plan, fragment: str) -> None:
-    entry = world.guard.execute(plan, plan.steps[0], "ecs-agent")
-    assert not entry.allowed and entry.result == "refused", entry
-    assert fragment in entry.reason, entry.reason
-    assert world.writes() == []
-    assert world.audit.list()[-1] == entry
+def scale_to(world: World, count: int, target: ServiceTarget | None = None) -> Plan:
+    return world.plan("update_service_desired_count", target, {"desiredCount": 4}, desiredCount=count)
 
 
-def test_allowed_rollback_is_written_once_and_audited(world):
-    plan = world.approve(plan_of(ROLLBACK))
-    entry = world.guard.execute(plan, plan.steps[0], "ecs-agent")
+def test_an_approved_rollback_is_written_once_to_the_target_and_audited(world):
+    plan = world.approve(world.plan("update_service_task_definition", before={"taskDefinition": world.east.arns[3]},
+                                    taskDefinition=world.east.arns[2]))
+    entry = world.run(plan)
     assert entry.allowed and entry.result == "ok", entry
-    assert "approved by alice" in entry.reason and "api:62 -> api:61" in entry.reason
-    assert entry.before["taskDefinition"] == API_62 and entry.after["taskDefinition"].endswith("api:61")
-    assert [c["params"].get("taskDefinition") for c in world.writes()] == ["api:61"]
-    assert world.service()["taskDefinition"].endswith("api:61")
+    assert "approved by alice" in entry.reason and "api:3 -> api:2" in entry.reason
+    assert entry.target == world.east.target and entry.before["taskDefinition"] == world.east.arns[3]
+    assert world.writes == [("UpdateService", {"cluster": world.east.target.cluster_arn,
+                                               "service": world.east.target.service_arn,
+                                               "taskDefinition": world.east.arns[2]})]
+    assert world.east.state()["taskDefinition"] == world.east.arns[2]
+    assert world.west.state()["taskDefinition"] == world.west.arns[3]  # the twin is untouched
 
 
-def test_refused_when_writes_are_off(play_scenario):
-    world = World(play_scenario("oom-after-deploy"), allow_write=False)
-    refused(world, world.approve(plan_of(ROLLBACK)), "allowWrite is off")
+@pytest.mark.attack("target identity")
+def test_a_plan_for_us_west_2_is_written_in_us_west_2_only(world):
+    plan = world.approve(scale_to(world, 5, world.west.target))
+    assert world.run(plan).result == "ok"
+    assert world.west.state()["desiredCount"] == 5 and world.east.state()["desiredCount"] == 4
 
 
-def test_refused_without_approval(world):
-    refused(world, plan_of(ROLLBACK), "no approval for plan")
+@pytest.mark.attack("target identity")
+def test_a_plan_for_another_account_uses_that_accounts_credentials_or_nothing(aws_env):
+    with mock_aws():
+        world = World()
+        plan = world.approve(scale_to(world, 5, world.other.target))
+        # the default chain is account A: the guard refuses before any write instead of changing A's prod/api
+        world.refused(plan, "credentials are for account 123456789012")
+        assert world.east.state()["desiredCount"] == 4 and world.other.state()["desiredCount"] == 4
+        # configured with the other account's credentials (an assumed role), the change lands there only
+        reaching = World(pool=pool_for({OTHER_ACCOUNT: world.other_credentials}))
+        plan = reaching.approve(scale_to(reaching, 5, reaching.other.target))
+        assert reaching.run(plan).result == "ok"
+        assert reaching.other.state()["desiredCount"] == 5 and reaching.east.state()["desiredCount"] == 4
 
 
-def test_refused_with_an_approval_for_another_plan(world):
-    world.approve(plan_of(SCALE))
-    world.approve(plan_of(ROLLBACK, incident="inc-other"))  # same plan, another incident
-    refused(world, plan_of(ROLLBACK), "no approval for plan")
+@pytest.mark.attack("target identity")
+def test_a_client_for_the_wrong_region_is_refused_before_any_write(world):
+    plan = world.approve(scale_to(world, 5))
+    world.guard.sessions = lambda _target: world.pool.context("us-west-2")  # a mis-built client
+    world.refused(plan, "client is for region us-west-2")
+    assert world.east.state()["desiredCount"] == 4 and world.west.state()["desiredCount"] == 4
 
 
-def test_refused_when_the_plan_was_rejected(world):
-    refused(world, world.approve(plan_of(ROLLBACK), decision="rejected"), "was rejected by alice")
+def test_refused_when_writes_are_off_or_the_cluster_is_not_writable(aws_env):
+    with mock_aws():
+        off = World(scope=WriteScope.of(False))
+        off.refused(off.approve(scale_to(off, 5)), "allowWrite is off")
+        watch_only = World(scope=WriteScope.of(True, ["staging"]))
+        watch_only.refused(watch_only.approve(scale_to(watch_only, 5)), "watched but not writable")
 
 
-@pytest.mark.parametrize("count", [6, 2, 0])
-def test_refused_desired_count_beyond_plus_minus_one(world, count):
-    bad = step("update_service_desired_count", {"service": "api", "desiredCount": count}, {"desiredCount": 4})
-    refused(world, world.approve(plan_of(bad)), "only ±1 from the observed value")
+def test_refused_without_this_exact_approval(world):
+    world.refused(scale_to(world, 5), "no approval for plan")
+    world.approve(scale_to(world, 5, world.west.target))  # the same-looking plan of the twin is another plan
+    world.refused(scale_to(world, 5), "no approval for plan")
+    world.refused(world.approve(scale_to(world, 3), decision="rejected"), "was rejected by alice")
 
 
-def test_minus_one_is_allowed(world):
-    down = step("update_service_desired_count", {"service": "api", "desiredCount": 3}, {"desiredCount": 4})
-    assert world.guard.execute(world.approve(plan_of(down)), down, "ecs-agent").result == "ok"
-    assert world.service()["desiredCount"] == 3
+def test_desired_count_refusals_say_why(world):
+    world.refused(world.approve(scale_to(world, 6)), "only ±1 from the observed value")
+    world.refused(world.approve(scale_to(world, 0)), "never scales a service to 0")
+    down = world.approve(scale_to(world, 3))
+    assert world.run(down).result == "ok" and world.east.state()["desiredCount"] == 3
 
 
-def test_refused_revision_of_another_family(world):
-    other = step("update_service_task_definition", {"service": "api", "taskDefinition": "billing:12"},
-                 {"taskDefinition": API_62})
-    refused(world, world.approve(plan_of(other)), "only a revision of the same family")
-
-
-def test_refused_inactive_revision(play_scenario):
-    scenario = load_scenario("oom-after-deploy")
-    scenario["ecs"]["taskDefinitions"][0]["status"] = "INACTIVE"  # api:61
-    world = World(play_scenario(scenario))
-    refused(world, world.approve(plan_of(ROLLBACK)), "not ACTIVE")
-
-
-def test_refused_parameters_off_the_allow_list_and_other_targets(world):
-    forced = step("update_service_task_definition",
-                  {"service": "api", "taskDefinition": "api:61", "forceNewDeployment": True})
-    refused(world, world.approve(plan_of(forced)), "may not set forceNewDeployment")
-    elsewhere = step("update_service_desired_count", {"service": "billing", "desiredCount": 3})
-    refused(world, world.approve(plan_of(elsewhere)), "not the plan's target service")
+def test_rollback_refusals_say_why(world):
+    billing = world.east.ecs.describe_task_definition(taskDefinition="billing")["taskDefinition"]["taskDefinitionArn"]
+    world.refused(world.approve(world.plan("update_service_task_definition", taskDefinition=billing)),
+                  "only a revision of the same family")
+    world.east.ecs.deregister_task_definition(taskDefinition=world.east.arns[2])
+    world.refused(world.approve(world.plan("update_service_task_definition", taskDefinition=world.east.arns[2])),
+                  "not ACTIVE")
+    world.refused(world.approve(world.plan("update_service_task_definition", taskDefinition=world.east.arns[3])),
+                  "already runs api:3")
 
 
 def test_refused_when_the_service_changed_behind_the_guards_back(world):
-    plan = world.approve(plan_of(SCALE))
-    direct = boto3.client("ecs", region_name="us-east-1")  # someone else, straight to the (fake) API
-    direct.update_service(cluster="prod", service="api", desiredCount=3)
-    world.fake.calls.clear()
-    refused(world, plan, "re-plan")
+    plan = world.approve(scale_to(world, 5))
+    world.east.ecs.update_service(cluster="prod", service="api", desiredCount=3)  # someone else
+    world.refused(plan, "desiredCount is 3, the plan expected 4; re-plan")
 
 
-def test_a_retry_after_success_does_not_write_twice(world, tmp_path):
-    plan = world.approve(plan_of(ROLLBACK))
-    world.guard = PolicyGuard(world.ctx, True, world.approvals, LocalAuditLog(tmp_path / "audit.jsonl"))
-    first = world.guard.execute(plan, plan.steps[0], "ecs-agent")
-    again = world.guard.execute(plan, plan.steps[0], "ecs-agent")
-    # another process (a fresh guard on the same durable audit log) retries too
-    other = PolicyGuard(AwsContext(region="us-east-1"), True, world.approvals, LocalAuditLog(tmp_path / "audit.jsonl"))
+def test_a_retry_after_success_does_not_write_twice_even_from_another_process(world, tmp_path):
+    plan = world.approve(scale_to(world, 5))
+    world.guard = PolicyGuard(world.pool.for_target, WriteScope.of(True), world.approvals,
+                              LocalAuditLog(tmp_path / "audit.jsonl"))
+    first, again = world.run(plan), world.run(plan)
+    other = PolicyGuard(world.pool.for_target, WriteScope.of(True), world.approvals,
+                        LocalAuditLog(tmp_path / "audit.jsonl"))
     third = other.execute(plan, plan.steps[0], "workflow-retry")
     assert first.result == "ok" and again.result == third.result == SKIPPED and again.allowed
-    assert len(world.writes()) == 1
+    assert len(world.writes) == 1
     assert [e.result for e in LocalAuditLog(tmp_path / "audit.jsonl").list("inc-1")] == ["ok", SKIPPED, SKIPPED]
 
 
-def test_applied_step_whose_result_was_undone_is_refused_not_reapplied(world):
-    plan = world.approve(plan_of(SCALE))
-    assert world.guard.execute(plan, plan.steps[0], "ecs-agent").result == "ok"
-    boto3.client("ecs", region_name="us-east-1").update_service(cluster="prod", service="api", desiredCount=4)
-    entry = world.guard.execute(plan, plan.steps[0], "ecs-agent")
-    assert not entry.allowed and "re-plan" in entry.reason
-    assert len([c for c in world.writes() if c["params"].get("desiredCount") == 5]) == 1
+def test_an_applied_step_whose_result_was_undone_is_refused_not_reapplied(world):
+    plan = world.approve(scale_to(world, 5))
+    assert world.run(plan).result == "ok"
+    world.east.ecs.update_service(cluster="prod", service="api", desiredCount=4)
+    entry = world.run(plan)
+    assert not entry.allowed and "no longer shows its result" in entry.reason
+    assert [w for w in world.writes if w[1].get("desiredCount") == 5] == world.writes[:1]
 
 
-def test_stop_task_only_of_the_target_service(world):
-    foreign = step("stop_task", {"task": BILLING_TASK})
-    refused(world, world.approve(plan_of(foreign)), "not to service 'api'")
-    running = world.ctx.client("ecs").list_tasks(cluster="prod", serviceName="api")["taskArns"][0]
-    own = step("stop_task", {"task": running})
-    entry = world.guard.execute(world.approve(plan_of(own)), own, "ecs-agent")
+@pytest.mark.parametrize("action", ["stop_task", "run_task"])
+def test_a_cut_off_stop_or_run_task_is_not_taken_as_done(world, action):
+    """An attempt audited "pending" and never finished: its effect cannot be seen on the service, so a person
+    must check; the retry neither skips it as applied nor writes again."""
+    params = {"task": world.east.task()} if action == "stop_task" else {"taskDefinition": world.east.arns[3]}
+    plan = world.approve(world.plan(action, **params))
+    world.audit.append(AuditEntry(at="2026-12-07T10:00:00+00:00", incident_id="inc-1", plan_hash=plan.plan_hash,
+                                  step=1, operation=action, params=params, allowed=True, reason="allowed",
+                                  result="pending"))
+    entry = world.refused(plan, "was cut off after it was allowed")
+    assert entry.result != SKIPPED
+
+
+def test_stop_task_only_of_a_task_the_services_own_deployment_started(world):
+    standalone = world.east.task(started_by="alice", group="service:api")  # RunTask with the service's group
+    world.refused(world.approve(world.plan("stop_task", task=standalone)), "not by a deployment of api")
+    elsewhere = world.east.task(cluster="batch", group="service:api")
+    assert world.run(world.approve(world.plan("stop_task", task=elsewhere))).reason in (
+        f"task {elsewhere.rsplit('/', 1)[-1]} runs in {world.east.target.cluster_arn.replace('prod', 'batch')}, not in "
+        f"{world.east.target.cluster_arn}", "the task was not found")
+    own = world.east.task()
+    entry = world.run(world.approve(world.plan("stop_task", task=own)))
     assert entry.result == "ok" and entry.after["lastStatus"] == "STOPPED"
-    assert [c["op"] for c in world.writes()] == ["StopTask"]
+    assert [w[0] for w in world.writes] == ["StopTask"]
+    world.writes.clear()
+    stopped_again = world.refused(world.approve(world.plan("stop_task", task=own, reason="again")), "already stopped")
+    assert stopped_again.params["task"] == own
 
 
-def test_run_task_only_one_of_the_services_family_with_a_client_token(world):
-    many = step("run_task", {"taskDefinition": "api:61", "count": 2})
-    refused(world, world.approve(plan_of(many)), "exactly one task")
-    foreign = step("run_task", {"taskDefinition": "billing:12"})
-    refused(world, world.approve(plan_of(foreign)), "only a revision of the same family")
-    one = step("run_task", {"taskDefinition": "api:61"})
-    plan = world.approve(plan_of(one))
-    entry = world.guard.execute(plan, one, "ecs-agent")
-    assert entry.result == "ok" and len(entry.params["clientToken"]) == 64
-    assert entry.params["startedBy"] == f"ecs-agent/{plan.plan_hash[:16]}"
-    assert world.guard.execute(plan, one, "ecs-agent").result == SKIPPED
-    assert [c["op"] for c in world.writes()] == ["RunTask"]
-
-
-def test_a_step_not_in_the_plan_is_refused(world):
-    plan = world.approve(plan_of(ROLLBACK))
-    entry = world.guard.execute(plan, SCALE, "ecs-agent")
-    assert not entry.allowed and "not part of plan" in entry.reason and world.writes() == []
+def test_run_task_starts_one_task_of_the_family_launched_like_the_service(world):
+    world.refused(world.approve(world.plan("run_task", taskDefinition=world.east.arns[3], launchType="FARGATE")),
+                  "RunTask launchType 'FARGATE' is not the service's own ('EC2')")
+    world.east.container_instance("prod")  # capacity for an EC2 task
+    one = world.approve(world.plan("run_task", taskDefinition=world.east.arns[3]))
+    entry = world.run(one)
+    assert entry.result == "ok", entry
+    assert len(entry.params["clientToken"]) == 64 and entry.params["launchType"] == "EC2"
+    assert entry.params["startedBy"] == f"ecs-agent/{one.plan_hash[:16]}"
+    assert world.run(one).result == SKIPPED
+    assert [w[0] for w in world.writes] == ["RunTask"]
 
 
 def test_approval_decisions_are_final_and_durable(tmp_path):

@@ -5,22 +5,15 @@ import re
 
 import pytest
 
-from agents.aws_ecs_service.operations.plan_model import (
-    Approval,
-    AuditEntry,
-    CheckResult,
-    Incident,
-    Plan,
-    PlanStep,
-    TimelineEvent,
-    VerificationResult,
-)
+from agents.aws_ecs_service.domain.incident import CheckResult, Incident, TimelineEvent, VerificationResult
+from agents.aws_ecs_service.domain.plan import Approval, AuditEntry, Plan, PlanStep
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.reports.plan_report import render_plan_report
 from agents.aws_ecs_service.reports.store import ReportStore, ReportStoreError
 from agents.aws_ecs_service.reports.summary_report import mermaid_text, render_summary_report
 from agents.aws_ecs_service.reports.verify_report import render_verify_report
 
-TARGET = {"region": "us-east-1", "cluster": "prod", "service": "api"}
+TARGET = ServiceTarget.from_names("123456789012", "us-east-1", "prod", "api")
 CALL = "ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:47)"
 
 
@@ -121,7 +114,7 @@ def test_verify_report_failed_gives_evidence_and_next_step():
 
 @pytest.mark.parametrize("status, decision, needle", [
     ("rejected", "rejected", "the plan was rejected"),
-    ("awaiting-approval", "expired", "expired before anyone decided"),
+    ("expired", "expired", "expired before anyone decided"),
 ])
 def test_verify_report_not_run_says_why(status, decision, needle):
     inc = incident(status=status, approvals=[approved(rollback_plan().plan_hash).model_copy(

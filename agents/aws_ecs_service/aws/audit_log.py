@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from ..operations.plan_model import AuditEntry
+from ..domain.plan import AuditEntry
 
 APPLIED_RESULTS = ("ok",)
 PENDING = "pending"

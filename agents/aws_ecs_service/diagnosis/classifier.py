@@ -23,8 +23,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evidence import parse_time
-from .result import Finding, RootCause, SuggestedAction, Target, TriageResult, Window
+from .evidence import parse_time, target_of
+from .result import Finding, RootCause, SuggestedAction, TriageResult, Window
 from .rules import RULES_BY_ID, TASK_FIELDS, Rule, first_match, rules_for
 from .signals import clip, is_low_level_log, normalise, resource_id, short_id, strip_service_prefix
 from .taskdef_diff import diff_task_definitions, evidence_lines, short_name
@@ -534,7 +534,7 @@ def classify(evidence: dict[str, Any]) -> TriageResult:
     findings = _findings(view, decision, verdicts, deployments, metric_signals, alarm_signals, recovered)
     root = findings[0]
     return TriageResult(
-        target=Target(**{k: str((evidence.get("target") or {}).get(k) or "") for k in ("region", "cluster", "service")}),
+        target=target_of(evidence),
         window=Window(start=str((evidence.get("window") or {}).get("start") or ""),
                       end=str((evidence.get("window") or {}).get("end") or "")),
         status=_status(view, decision.root.cause),

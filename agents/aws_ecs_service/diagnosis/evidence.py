@@ -27,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..domain.target import ServiceTarget
+
 SCHEMA = "ecs-evidence/v1"
 
 
@@ -85,3 +87,8 @@ def empty_evidence(region: str, cluster: str, service: str, start: dt.datetime, 
         "errors": [],
         "stats": {"api_calls": 0, "duration_ms": 0},
     }
+
+
+def target_of(evidence: dict[str, Any]) -> ServiceTarget:
+    """The exact service the evidence is about: the ARNs DescribeServices answered with."""
+    return ServiceTarget.from_described(evidence.get("service") or {})

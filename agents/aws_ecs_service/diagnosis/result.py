@@ -5,17 +5,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..domain.target import ServiceTarget
+
 SCHEMA = "ecs-triage/v1"
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Status = Literal["healthy", "degraded", "down"]
 ActionKind = Literal["rollback", "scale", "stop_task", "run_task", "none"]
-
-
-class Target(BaseModel):
-    region: str
-    cluster: str
-    service: str
 
 
 class Window(BaseModel):
@@ -53,7 +49,7 @@ class Stats(BaseModel):
 
 class TriageResult(BaseModel):
     schema_: str = Field(default=SCHEMA, alias="schema")
-    target: Target
+    target: ServiceTarget  # account, region, cluster, service, cluster_arn, service_arn
     window: Window
     status: Status
     root_cause: RootCause

@@ -1,5 +1,5 @@
 """Where services and credentials come from: AWS itself (default) or Planton Cloud."""
-from .factory import Discovery, build_discovery, session_for_service
+from .factory import Discovery, build_discovery
 from .interface import (
     CredentialNotFound,
     CredentialSource,
@@ -14,5 +14,5 @@ from .matching import find_services
 
 __all__ = [
     "CredentialNotFound", "CredentialSource", "CredentialSummary", "Discovery", "DiscoveryError", "SdkCredentials",
-    "ServiceDirectory", "ServiceNotFound", "ServiceRecord", "build_discovery", "find_services", "session_for_service",
+    "ServiceDirectory", "ServiceNotFound", "ServiceRecord", "build_discovery", "find_services",
 ]

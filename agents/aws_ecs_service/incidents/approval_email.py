@@ -3,33 +3,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..operations.plan_model import Incident, Plan
+from ..domain.incident import Incident
+from ..domain.plan import Plan
+from ..reports.approval_brief import brief_lines
 
 SUBJECT_LIMIT = 100  # SNS email subjects
 
 
 def approval_subject(incident: Incident, plan: Plan) -> str:
-    t = incident.target
-    text = f"Approve? {plan.title} on {t.get('cluster')}/{t.get('service')}"
+    t = plan.target
+    text = f"Approve? {plan.title} on {t.cluster}/{t.service} ({t.region}, {t.account})"
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
 
 
 def approval_email(incident: Incident, plan: Plan, approve_url: str, reject_url: str, expires_at: dt.datetime) -> str:
-    t = incident.target
-    rc = (incident.triage or {}).get("root_cause") or {}
     lines = [
-        f"The ECS incident agent asks for approval of a repair plan for {t.get('cluster')}/{t.get('service')} "
-        f"({t.get('region')}).",
+        f"The ECS incident agent asks for approval of a repair plan for {plan.target.label}.",
         "",
         f"Incident: {incident.incident_id}",
         f"Trigger: {incident.trigger}",
-        f"Root cause: {rc.get('category', '?')} (confidence {rc.get('confidence', 0):.2f}): {rc.get('summary', '')}",
+        *brief_lines(plan, incident.triage),
         "",
-        f"Plan: {plan.title} (risk {plan.risk}, hash {plan.plan_hash})",
         plan.summary,
-        "",
-        "Changes it would make:",
-        *[f"  {s.number}. {s.api_call}" for s in plan.steps],
         "",
         "Success criteria:",
         *[f"  - {c}" for c in plan.success_criteria],

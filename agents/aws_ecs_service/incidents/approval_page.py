@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from html import escape
 
-from ..operations.plan_model import Incident, Plan
+from ..domain.incident import Incident
+from ..domain.plan import Plan
+from ..reports.approval_brief import approval_brief
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -27,32 +29,39 @@ def _page(title: str, body: str) -> str:
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
-def plan_page(incident: Incident | None, plan: Plan, suggested: str, expires_at: str) -> str:
-    target = plan.target
-    rc = ((incident.triage or {}).get("root_cause") or {}) if incident else {}
+def plan_page(incident: Incident | None, plan: Plan, decision: str, expires_at: str) -> str:
+    """The plan and the one button of this link (its signed decision): the approve link cannot reject, and the
+    other way round."""
+    brief = approval_brief(plan, incident.triage if incident else None)
+    t = brief["target"]
     steps = "".join(f"<li><code>{escape(s.api_call)}</code><br>{escape(s.description)}</li>" for s in plan.steps)
-    criteria = "".join(f"<li>{escape(c)}</li>" for c in plan.success_criteria)
-    first = "approve" if suggested == "approve" else "reject"
-    buttons = {
-        "approve": '<button class=approve type=submit name=decision value=approve>Approve and apply</button>',
-        "reject": '<button class=reject type=submit name=decision value=reject>Reject</button>',
-    }
-    order = [buttons[first], buttons["reject" if first == "approve" else "approve"]]
+
+    def items(values: list[str]) -> str:
+        return "".join(f"<li>{escape(v)}</li>" for v in values)
+
+    button = ('<button class=approve type=submit name=decision value=approve>Approve and apply</button>'
+              if decision == "approve" else
+              '<button class=reject type=submit name=decision value=reject>Reject</button>')
+    other = "reject" if decision == "approve" else "approve"
     body = (
         f"<h1>{escape(plan.title)}</h1>"
-        f"<p><b>Service:</b> {escape(target.get('cluster', '?'))}/{escape(target.get('service', '?'))} "
-        f"({escape(target.get('region', '?'))}) · <b>Incident:</b> <code>{escape(plan.incident_id)}</code></p>"
-        f"<p><b>Root cause:</b> {escape(str(rc.get('category', plan.root_cause)))} — {escape(str(rc.get('summary', '')))}</p>"
+        f"<p><b>Service:</b> {escape(t['cluster'])}/{escape(t['service'])} · <b>Account:</b> "
+        f"{escape(t['account'])} · <b>Region:</b> {escape(t['region'])} · <b>Incident:</b> "
+        f"<code>{escape(plan.incident_id)}</code></p>"
+        f"<p><b>Diagnosis:</b> {escape(brief['diagnosis'])}</p>"
         f"<p>{escape(plan.summary)}</p>"
         f"<h2>Changes (risk {escape(plan.risk)}, plan <code>{escape(plan.plan_hash)}</code>)</h2><ol>{steps}</ol>"
-        + (f"<h2>Success criteria</h2><ul>{criteria}</ul>" if criteria else "")
+        + (f"<h2>It reverts</h2><ul>{items(brief['reverts'])}</ul>" if brief["reverts"] else "")
+        + (f"<h2>To undo</h2><ul>{items(brief['undo'])}</ul>" if brief["undo"] else "")
+        + (f"<h2>A person must still</h2><ul>{items(brief['manual_steps'])}</ul>" if brief["manual_steps"] else "")
+        + (f"<h2>Success criteria</h2><ul>{items(plan.success_criteria)}</ul>" if plan.success_criteria else "")
         + "<form method=post><p><label>Your name (recorded in the audit trail): "
           "<input name=name maxlength=80 autocomplete=name></label></p>"
-        + "".join(order)
-        + f"</form><p><small>Nothing happens until you press a button. This link works once and expires at "
-          f"{escape(expires_at)}.</small></p>"
+        + button
+        + f"</form><p><small>Nothing happens until you press the button. This link works once and expires at "
+          f"{escape(expires_at)}. To {other} instead, use the other link of the email.</small></p>"
     )
-    return _page(f"Approve? {plan.title}", body)
+    return _page(f"{decision.capitalize()}? {plan.title}", body)
 
 
 def message_page(title: str, text: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ..aws.audit_log import APPLIED_RESULTS
-from ..operations.plan_model import AuditEntry
+from ..domain.plan import AuditEntry
 from .incident_store import storable
 
 

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from ..diagnosis.result import TriageResult
-from ..operations.plan_model import Approval, Plan, TimelineEvent
+from ..domain.incident import TimelineEvent, Trigger
+from ..domain.plan import Approval, Plan
+from ..domain.target import ServiceTarget
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # thread and incident ids (also S3 key parts)
 MAX_MESSAGE_CHARS = 4000
@@ -135,7 +137,9 @@ class DecisionReply(BaseModel):
 class IncidentView(BaseModel):
     incident_id: str
     status: str
-    target: dict[str, str]
+    target: ServiceTarget = Field(description="the exact service: account, region, cluster and service ARNs")
+    outcome: str = Field(default="", description="why it settled as it did (empty while open)")
+    events: list[Trigger] = Field(default_factory=list, description="signals that joined the incident after it opened")
     trigger: str
     opened_at: str
     findings: TriageResult | None = None

@@ -19,8 +19,9 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from ..operations.approvals import AlreadyDecided
-from ..operations.plan_model import Approval, Incident, Plan
+from ..domain.approval import AlreadyDecided
+from ..domain.incident import Incident
+from ..domain.plan import Approval, Plan
 from .approval_store import NoPendingApproval
 from .chat_handoff import hand_off, resume
 from .chat_models import (
@@ -32,7 +33,7 @@ from .chat_models import (
     PendingApproval,
     ThreadView,
 )
-from .decisions import decide
+from .decisions import decide, deliver
 from .remediation_lock import PostgresRemediationLock
 from .services import Services
 from .thread_store import PostgresThreadStore, Thread
@@ -80,8 +81,9 @@ class ChatService:
         self._sfn: Any = None
         lock = PostgresRemediationLock(svc.conn, wait_s=svc.settings.remediation_lock_wait_s,
                                        ttl_s=svc.settings.remediation_lock_ttl_s)
-        deps = Dependencies(config=svc.config, approvals=self.approvals, audit=svc.audit, lock=lock,
-                            verify_timeout_s=API_VERIFY_TIMEOUT_S, verify_poll_s=API_VERIFY_POLL_S)
+        deps = Dependencies(config=svc.config, approvals=self.approvals, audit=svc.audit, incidents=svc.incidents,
+                            lock=lock, verify_timeout_s=API_VERIFY_TIMEOUT_S, verify_poll_s=API_VERIFY_POLL_S,
+                            writable_clusters=svc.settings.writable_clusters())
         # the connection is opened by incidents.database: no prepared statements (RDS Proxy), autocommit, dict rows
         self.graph = build_graph(deps).compile(checkpointer=PostgresSaver(svc.conn))
 
@@ -103,9 +105,9 @@ class ChatService:
         thread, created = self.threads.create(incident_id, incident_id, created_by)
         if created:
             t = incident.target
-            # as if a turn had ended: the next message starts from the top and knows the service
+            # as if a turn had ended: the next message starts from the top and knows the exact service
             self.graph.update_state(self._config(incident_id), {"context": {
-                "cluster": t.get("cluster"), "service": t.get("service"), "region": t.get("region"),
+                "cluster": t.cluster, "service": t.service, "region": t.region, "account_id": t.account,
                 "intent": "diagnose"}}, as_node="reply")
         return thread, created
 
@@ -145,17 +147,12 @@ class ChatService:
         from langgraph.types import Command
 
         thread = self.threads.load(thread_id)
-        if thread.incident_id:
-            request = self.approvals.find(thread.incident_id, plan_hash)
-            if request is not None and request.task_token:
-                decided = decide(self.approvals, self.sfn, self.svc.metrics, thread.incident_id, plan_hash, decision,
-                                 decided_by, "chat", comment=comment)
-                verb = "applies the plan now" if decided.status == "approved" else "changes nothing"
-                return DecisionReply(thread_id=thread_id, incident_id=thread.incident_id, plan_hash=plan_hash,
-                                     decision=decided.status, decided_by=decided_by, resumed="workflow",
-                                     reply=f"{decided.status.capitalize()}: the incident workflow {verb}.")
         config = self._config(thread_id)
         snapshot = self.graph.get_state(config)
+        for incident_id in dict.fromkeys(filter(None, (thread.incident_id, snapshot.values.get("incident_id")))):
+            request = self.approvals.find(incident_id, plan_hash)
+            if request is not None and request.task_token:
+                return self._decide_for_workflow(thread_id, request, decision, decided_by, comment)
         asked = _approval_asked([i.value for i in snapshot.interrupts], plan_hash)
         if asked is None:
             for incident_id in (thread.incident_id, snapshot.values.get("incident_id")):
@@ -177,23 +174,41 @@ class ChatService:
                              decision=status, decided_by=decided_by, resumed="thread",
                              reply=_last_agent_text(values))
 
+    def _decide_for_workflow(self, thread_id: str, request: Any, decision: Literal["approve", "reject"],
+                             decided_by: str, comment: str) -> DecisionReply:
+        """A plan the incident's workflow waits on: decided as the email link decides it. A decision recorded before
+        but not yet told to the workflow is told now (instead of a 409)."""
+        if request.status != "pending" and not request.undelivered:
+            raise AlreadyDecided(request.approval())
+        if request.status == "pending":
+            decided, told = decide(self.approvals, self.sfn, self.svc.metrics, request.incident_id,
+                                   request.plan_hash, decision, decided_by, "chat", comment=comment)
+        else:
+            decided, told = request, deliver(self.approvals, self.sfn, request.incident_id,
+                                             request.plan_hash) is not False
+        verb = "applies the plan now" if decided.status == "approved" else "changes nothing"
+        reply = (f"{decided.status.capitalize()}: the incident workflow {verb}." if told else
+                 f"{decided.status.capitalize()} and recorded, but the incident workflow could not be told yet: it is "
+                 "retried automatically, and approving again here retries now.")
+        return DecisionReply(thread_id=thread_id, incident_id=request.incident_id, plan_hash=request.plan_hash,
+                             decision=decided.status, decided_by=decided.decided_by or decided_by,
+                             resumed="workflow", reply=reply)
+
     def _hand_off(self, thread: Thread, values: dict[str, Any], plan_hash: str, decided_by: str,
                   comment: str) -> DecisionReply:
-        """The approval goes to a new workflow execution; the thread's graph only remembers the hand-off."""
+        """The approval goes to a new workflow execution for the plan's own incident (the incident of exactly the
+        service the plan changes); the thread's graph only remembers the hand-off."""
         plan = next(Plan.model_validate(p) for p in values["plans"] if p["plan_hash"] == plan_hash)
-        incident_id = thread.incident_id or plan.incident_id
         findings, evidence = values["findings"], values.get("evidence") or {}
         try:
-            done = hand_off(self.svc, self.sfn, thread.thread_id, incident_id, plan, findings, evidence, decided_by,
-                            comment)
+            done = hand_off(self.svc, self.sfn, thread.thread_id, plan, findings, evidence, decided_by, comment)
         except AlreadyDecided as exc:
             if exc.existing.decision == "approved" and exc.existing.channel == "chat":
                 # recorded by an attempt that was cut off before the thread heard of it: finish that hand-off
-                self._remember(thread.thread_id, resume(self.svc, self.sfn, thread.thread_id, plan, findings,
-                                                        evidence, exc.existing))
+                self._remember(thread.thread_id, resume(self.svc, self.sfn, thread.thread_id, plan, exc.existing))
             raise
         after = self._remember(thread.thread_id, done)
-        return DecisionReply(thread_id=thread.thread_id, incident_id=incident_id, plan_hash=plan.plan_hash,
+        return DecisionReply(thread_id=thread.thread_id, incident_id=done.incident_id, plan_hash=plan.plan_hash,
                              decision="approved", decided_by=decided_by, resumed="handed-off",
                              reply=_last_agent_text(after), incident_url=done.incident_url,
                              execution_arn=done.execution_arn)
@@ -237,6 +252,7 @@ class ChatService:
     def incident(self, incident_id: str) -> IncidentView:
         incident = self.svc.incidents.load(incident_id)  # IncidentNotFound -> 404
         return IncidentView(incident_id=incident.incident_id, status=incident.status, target=incident.target,
+                            outcome=incident.outcome, events=incident.events,
                             trigger=incident.trigger, opened_at=incident.opened_at, findings=incident.triage,
                             plan=incident.chosen_plan(), pending_approval=self._workflow_pending(incident_id, incident),
                             approvals=incident.approvals, timeline=incident.timeline,
@@ -245,6 +261,6 @@ class ChatService:
     def _report_links(self, incident: Incident) -> dict[str, str]:
         if not self.svc.settings.reports_bucket:
             return {}
-        return self.svc.reports(incident.target.get("region")).presigned_links(incident.incident_id,
+        return self.svc.reports(incident).presigned_links(incident.incident_id,
                                                                                REPORT_LINK_TTL_S)
 

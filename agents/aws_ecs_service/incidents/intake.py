@@ -1,7 +1,14 @@
-"""EventBridge event -> incident request (cluster, service, trigger, time), or a reason to drop it.
+"""EventBridge event -> incident request (the exact service, the trigger), or a reason to drop it.
 
-Pure functions over the parser models plus a small in-memory de-duplicator; starting the
-execution is `starter.py`. Nothing here imports LangChain or psycopg: intake must start fast.
+Pure functions over the parser models plus a small in-memory de-duplicator; opening or joining the
+service's incident and starting its execution is `starter.py`. Nothing here imports LangChain:
+intake must start fast.
+
+The service is the event's own account and region with the cluster and service it names (the ARN
+when the event carries one). Each trigger gets a signature, the kind of failure it reports, so a
+repeat of the same failure can be told from a new one. Alarms that Application Auto Scaling
+manages (target tracking, or an alarm whose only actions are scaling policies) are scaling signals,
+not incidents: they are dropped.
 
 Events are untrusted input: whatever their shape, `normalise` answers (a request or a reason
 to drop), never raises. Summaries and drop reasons are redacted and cut, because they end up in
@@ -12,13 +19,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ..diagnosis.redaction import redact_text
+from ..domain.incident import Trigger
+from ..domain.target import ServiceTarget, TargetError, cluster_arn, parse_ecs_arn
 from . import events as ev
-from .keys import incident_id
 
 # Stop codes that are not failures (§3/§4.5); ServiceSchedulerInitiated counts only for health-check replacements.
 _BENIGN_STOP_CODES = {"UserInitiated"}
@@ -29,20 +38,17 @@ _ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")  # what ECS allows in cluster an
 TEXT_LIMIT = 500
 
 
-class Trigger(BaseModel):
-    kind: str  # deployment-failed | service-action | task-stopped | alarm
-    summary: str
-    event_id: str
-    at: str  # ISO, the event's time
-    alarm_name: str | None = None
-
-
 class IncidentRequest(BaseModel):
-    incident_id: str
-    region: str
-    cluster: str
-    service: str
+    target: ServiceTarget
     trigger: Trigger
+
+    @property
+    def cluster(self) -> str:
+        return self.target.cluster
+
+    @property
+    def service(self) -> str:
+        return self.target.service
 
 
 class Dropped(BaseModel):
@@ -83,8 +89,11 @@ def task_cluster_from_arn(arn: str) -> str | None:
 class Normaliser:
     """Turns raw events into incident requests. `allowed_clusters` empty means every cluster."""
 
-    def __init__(self, allowed_clusters: list[str] | None = None, dedupe_capacity: int = 10_000):
+    def __init__(self, allowed_clusters: list[str] | None = None, dedupe_capacity: int = 10_000,
+                 alarm_actions: Callable[[str, str, str], list[str] | None] | None = None):
+        """`alarm_actions(account, region, alarm name)`: the alarm's actions (DescribeAlarms), None when unknown."""
         self.allowed = {c for c in (allowed_clusters or []) if c}
+        self.alarm_actions = alarm_actions
         self._seen_tasks: OrderedDict[tuple[str, int | None], None] = OrderedDict()
         self._capacity = dedupe_capacity
 
@@ -118,7 +127,8 @@ class Normaliser:
             return self._drop(event, "deployment event without a service ARN that names the cluster "
                                      f"({event.resources[:1]}); legacy ARNs need exactly one ALLOWED_CLUSTERS entry")
         summary = f"{d.event_name} ({d.deployment_id or '?'}): {d.reason or 'no reason given'}"
-        return self._request(event, cluster, service, "deployment-failed", summary)
+        return self._request(event, cluster, service, "deployment-failed", summary, signature="deployment-failed",
+                             service_arn=event.resources[0] if event.resources else None)
 
     def _service_action(self, event: ev.ServiceActionEvent) -> IncidentRequest | Dropped:
         d = event.detail
@@ -129,7 +139,8 @@ class Normaliser:
         if not (cluster and service):
             return self._drop(event, f"service action without a service/cluster ({event.resources[:1]})")
         summary = f"{d.event_type} {d.event_name}" + (f": {d.reason}" if d.reason else "")
-        return self._request(event, cluster, service, "service-action", summary)
+        return self._request(event, cluster, service, "service-action", summary, signature=f"service:{d.event_name}",
+                             service_arn=event.resources[0] if event.resources else None)
 
     def _task(self, event: ev.TaskStateEvent) -> IncidentRequest | Dropped:
         d = event.detail
@@ -152,12 +163,16 @@ class Normaliser:
         reasons = [c.reason for c in d.containers if c.reason]
         summary = f"task {d.task_arn.rsplit('/', 1)[-1]} stopped ({d.stop_code}): {d.stopped_reason or '?'}" + (
             f"; {reasons[0]}" if reasons else "")
-        return self._request(event, cluster, service, "task-stopped", summary)
+        return self._request(event, cluster, service, "task-stopped", summary,
+                             signature=f"task-stopped:{d.stop_code or 'unknown'}")
 
     def _alarm(self, event: ev.AlarmEvent) -> IncidentRequest | Dropped:
         d = event.detail
         if d.state.value != "ALARM":
             return self._drop(event, f"alarm {d.alarm_name} went to {d.state.value}, not ALARM")
+        scaling = scaling_alarm(d, self.alarm_actions, event.account, event.region)
+        if scaling:
+            return self._drop(event, f"alarm {d.alarm_name} is a scaling signal, not an incident: {scaling}")
         found = alarm_target(d)
         if not found:
             kind = "composite alarm" if d.configuration.alarm_rule else "alarm"
@@ -166,7 +181,8 @@ class Normaliser:
                                      "ServiceName dimensions or tags)" + (f"; child alarms {children}" if children else ""))
         cluster, service = found
         summary = f"alarm {d.alarm_name} in ALARM: {d.state.reason or ''}".strip()
-        return self._request(event, cluster, service, "alarm", summary, alarm_name=d.alarm_name)
+        return self._request(event, cluster, service, "alarm", summary, alarm_name=d.alarm_name,
+                             signature=f"alarm:{d.alarm_name}")
 
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod
@@ -188,19 +204,29 @@ class Normaliser:
     def _only_cluster(self) -> str | None:
         return next(iter(self.allowed)) if len(self.allowed) == 1 else None
 
-    def _request(self, event: Any, cluster: str, service: str, kind: str, summary: str,
-                 alarm_name: str | None = None) -> IncidentRequest | Dropped:
+    def _request(self, event: Any, cluster: str, service: str, kind: str, summary: str, signature: str,
+                 alarm_name: str | None = None, service_arn: str | None = None) -> IncidentRequest | Dropped:
+        """The exact service: the event's own service ARN when it names the cluster (its account and region are
+        authoritative), else the names in the event's account and region."""
         invalid = [f"{what} {name[:80]!r}" for what, name in (("cluster", cluster), ("service", service))
                    if not _ECS_NAME.fullmatch(name)]
         if invalid:
             return self._drop(event, f"{' and '.join(invalid)}: not a valid ECS name")
         if self.allowed and cluster not in self.allowed:
             return self._drop(event, f"cluster {cluster} is not in ALLOWED_CLUSTERS")
+        try:
+            target = ServiceTarget.from_names(event.account, event.region, cluster, service,
+                                              partition=_partition(event.resources))
+            found = parse_ecs_arn(service_arn or "")
+            if found and found["kind"] == "service" and found["names"] == [cluster, service]:
+                target = ServiceTarget.from_arns(cluster_arn(found["partition"], found["region"], found["account"],
+                                                             cluster), str(service_arn))
+        except TargetError as exc:
+            return self._drop(event, f"not a service identity: {exc}")
         at: dt.datetime = event.time
         trigger = Trigger(kind=kind, summary=_clean(summary), event_id=event.id, at=at.isoformat(),
-                          alarm_name=alarm_name)
-        return IncidentRequest(incident_id=incident_id(event.region, cluster, service, at), region=event.region,
-                               cluster=cluster, service=service, trigger=trigger)
+                          alarm_name=alarm_name, signature=signature[:200])
+        return IncidentRequest(target=target, trigger=trigger)
 
     @staticmethod
     def _drop(event: Any, reason: str) -> Dropped:
@@ -230,3 +256,29 @@ def alarm_target(detail: ev.AlarmDetail) -> tuple[str, str] | None:
     if tags.get("ClusterName") and tags.get("ServiceName"):
         return tags["ClusterName"], tags["ServiceName"]
     return None
+
+
+_SCALING_POLICY = re.compile(r"^arn:aws[a-z-]*:autoscaling:[^:]*:\d{12}:scalingPolicy:")
+_MANAGED_DESCRIPTION = re.compile(r"DO NOT EDIT OR DELETE\. For (?:TargetTracking|StepScaling|Predictive)", re.I)
+
+
+def scaling_alarm(detail: ev.AlarmDetail, actions: Callable[[str, str, str], list[str] | None] | None,
+                  account: str = "", region: str = "") -> str | None:
+    """Why an alarm is Application Auto Scaling's (None: it is not, as far as can be told)."""
+    if detail.alarm_name.startswith("TargetTracking-"):
+        return "Application Auto Scaling's target tracking alarm"
+    if _MANAGED_DESCRIPTION.search(detail.configuration.description or ""):
+        return "an alarm Application Auto Scaling created and manages"
+    found = actions(account, region, detail.alarm_name) if actions else None
+    if found and all(_SCALING_POLICY.match(a) for a in found):
+        return "its only actions are Application Auto Scaling policies (step scaling)"
+    return None
+
+
+def _partition(resources: list[str]) -> str:
+    """The partition of the event's resources (aws, aws-cn, aws-us-gov)."""
+    for arn in resources or []:
+        parts = str(arn).split(":", 2)
+        if len(parts) == 3 and parts[0] == "arn" and parts[1].startswith("aws"):
+            return parts[1]
+    return "aws"

@@ -1,8 +1,8 @@
 """One remediation at a time per ECS service: a lease row in PostgreSQL, held while a plan is applied.
 
-Two incidents can be open for one service (an alarm and a failed deployment an hour apart, or
-the workflow and a chat). Their plans were made against the same "before", so applying both at
-once would race. A second remediation waits for the first, then the policy guard's compare-and-set
+One service has at most one open incident, but two executions can apply its plans at once (the
+incident's own workflow and a plan approved in chat, or a retry racing a slow attempt). Their plans
+were made against the same "before", so applying both at once would race. A second remediation waits for the first, then the policy guard's compare-and-set
 sees what the first changed; if the wait runs out, it is refused and audited.
 
 A row rather than an advisory lock: it survives a dropped connection or a database restart in
@@ -21,8 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..aws.ecs_reads import short_name
-from ..operations.plan_model import Plan
+from ..domain.plan import Plan
 from ..operations.remediator import ServiceBusy
 
 
@@ -36,10 +35,6 @@ class Hold(BaseModel):
     released_at: dt.datetime | None = None
 
 
-def service_key(target: dict[str, str]) -> str:
-    return "/".join(short_name(str(target.get(k) or "")) for k in ("region", "cluster", "service"))
-
-
 class PostgresRemediationLock:
     """RemediationLock (operations.remediator) over the ecs_agent_remediation_locks table."""
 
@@ -48,7 +43,7 @@ class PostgresRemediationLock:
 
     @contextmanager
     def hold(self, plan: Plan, holder: str) -> Iterator[float]:
-        key = service_key(plan.target)
+        key = plan.target.key  # the service's exact identity: twins in other regions or accounts are other keys
         started = time.monotonic()
         while (held := self._take(key, plan.incident_id, holder)) is None:
             if time.monotonic() - started >= self.wait_s:

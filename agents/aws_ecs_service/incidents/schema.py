@@ -47,6 +47,31 @@ DDL = (
         entry jsonb not null,
         at timestamptz not null default now())""",
     "create index if not exists ecs_agent_audit_incident on ecs_agent_audit (incident_id)",
+    # One open incident per service (domain.incident): its exact identity, unique among the rows not settled.
+    "alter table ecs_agent_incidents add column if not exists service_key text",
+    "alter table ecs_agent_incidents add column if not exists settled_at timestamptz",
+    "alter table ecs_agent_incidents add column if not exists opened_by_event text",
+    """create unique index if not exists ecs_agent_incident_open
+        on ecs_agent_incidents (service_key) where settled_at is null""",
+    "create index if not exists ecs_agent_incident_service on ecs_agent_incidents (service_key, settled_at)",
+    """create table if not exists ecs_agent_incident_events (
+        id bigserial primary key,
+        incident_id text not null,
+        event_id text not null,
+        signature text not null default '',
+        trigger jsonb not null,
+        at timestamptz,
+        joined_at timestamptz not null default now(),
+        unique (incident_id, event_id))""",
+    # The approval's exact target, and the outbox: a recorded decision is delivered to the workflow until it is.
+    "alter table ecs_agent_approvals add column if not exists target jsonb",
+    # 'superseded': a different failure made the incident triage again while the request waited
+    "alter table ecs_agent_approvals drop constraint if exists ecs_agent_approvals_status_check",
+    """alter table ecs_agent_approvals add constraint ecs_agent_approvals_status_check
+        check (status in ('pending', 'approved', 'rejected', 'expired', 'superseded'))""",
+    "alter table ecs_agent_approvals add column if not exists delivery_attempts integer not null default 0",
+    "alter table ecs_agent_approvals add column if not exists delivery_error text",
+    "alter table ecs_agent_approvals add column if not exists delivery_claimed_at timestamptz",
     # One row per hold of a service by a remediation; at most one unreleased per service (remediation_lock.py).
     """create table if not exists ecs_agent_remediation_locks (
         id bigserial primary key,

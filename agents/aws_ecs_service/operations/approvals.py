@@ -1,8 +1,7 @@
-"""Approval decisions on repair plans, bound to (incident, plan hash). A decision is final.
+"""The local approval store (domain.approval.ApprovalStore) of the command line and the sandbox.
 
-`ApprovalStore` is the interface (the PostgreSQL store implements it too); `LocalApprovalStore`
-keeps decisions in memory and, given a path, in one JSON file (rewritten atomically under an
-exclusive lock, so two processes cannot both decide the same plan).
+`LocalApprovalStore` keeps decisions in memory and, given a path, in one JSON file (rewritten
+atomically under an exclusive lock, so two processes cannot both decide the same plan).
 """
 from __future__ import annotations
 
@@ -13,25 +12,9 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from .plan_model import Approval
-
-
-class AlreadyDecided(Exception):
-    """A second decision on a plan that already has one."""
-
-    def __init__(self, existing: Approval):
-        self.existing = existing
-        super().__init__(f"plan {existing.plan_hash} of incident {existing.incident_id} was already "
-                         f"{existing.decision} by {existing.decided_by} at {existing.decided_at}; a decision is final")
-
-
-@runtime_checkable
-class ApprovalStore(Protocol):
-    def record(self, approval: Approval) -> Approval: ...
-
-    def get(self, incident_id: str, plan_hash: str) -> Approval | None: ...
+from ..domain.approval import AlreadyDecided
+from ..domain.plan import Approval
 
 
 def _key(incident_id: str, plan_hash: str) -> str:

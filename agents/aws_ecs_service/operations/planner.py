@@ -20,7 +20,7 @@ from ..aws.ecs_reads import family_revision
 from ..diagnosis import taskdef_diff, taxonomy
 from ..diagnosis.evidence import parse_time
 from ..diagnosis.result import TriageResult
-from .plan_model import Plan, PlanStep
+from ..domain.plan import Plan, PlanStep
 
 # Causes a new task definition revision can bring: going back to the last good revision removes them.
 REVISION_CAUSES = frozenset({
@@ -167,9 +167,9 @@ class _Builder:
         self.business = tone == "business"
         self.cause = result.root_cause.category
         self.kinds = {a.action for a in result.suggested_actions}
-        self.target = result.target.model_dump()
+        self.target = result.target
         self.svc = evidence.get("service") or {}
-        self.cluster, self.service = self.target["cluster"], self.target["service"]
+        self.cluster, self.service = self.target.cluster, self.target.service
         self.current = self.svc.get("taskDefinition") or evidence.get("current_task_definition") or ""
         self.desired = int(self.svc.get("desiredCount") or 0)
         self.alarms = [a.get("AlarmName") for a in evidence.get("alarms") or []
@@ -208,7 +208,7 @@ class _Builder:
         if healthy is None:
             return None
         now, then = _short(self.current), _short(healthy.arn)
-        params = {"cluster": self.cluster, "service": self.service, "taskDefinition": healthy.arn}
+        params = {"cluster": self.target.cluster_arn, "service": self.target.service_arn, "taskDefinition": healthy.arn}
         step = PlanStep(
             number=1, action="update_service_task_definition",
             api_call=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, taskDefinition={then})",
@@ -229,6 +229,7 @@ class _Builder:
             summary = (f"UpdateService {self.cluster}/{self.service} taskDefinition {now} -> {then}, the last revision "
                        f"that ran healthy ({healthy.source}). Cost: reverts {cost}.")
         return self._plan(option="rollback", title=f"Roll back {self.service} to {then}", summary=summary, steps=[step],
+                          reverts=[c.describe() for c in reverted] or [f"everything {now} changed"],
                           risk="low" if healthy.confirmed else "medium", expected_duration_s=ROLLBACK_DURATION_S,
                           success_criteria=self._criteria(f"runningCount == desiredCount ({self.desired}) on {then}"),
                           manual_steps=self.manual_steps(then))
@@ -241,7 +242,7 @@ class _Builder:
         step = PlanStep(
             number=1, action="update_service_desired_count",
             api_call=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, desiredCount={wanted})",
-            params={"cluster": self.cluster, "service": self.service, "desiredCount": wanted},
+            params={"cluster": self.target.cluster_arn, "service": self.target.service_arn, "desiredCount": wanted},
             expected_before={"desiredCount": self.desired, "taskDefinition": self.current},
             description=f"Scale {self.service} from {self.desired} to {wanted} task(s)",
             success_criteria=[f"runningCount == desiredCount == {wanted}", "a steady-state event after the change"],

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ..aws.policy_guard import SKIPPED, PolicyGuard
-from .plan_model import AuditEntry, Plan
+from ..aws.policy_guard import PolicyGuard
+from ..domain.plan import OK_RESULTS, AuditEntry, Plan
 
 
 class ServiceBusy(Exception):
@@ -53,7 +53,7 @@ def _apply(plan: Plan, guard: PolicyGuard, actor: str, say: Callable[[str], None
         if not entry.allowed:
             say(f"step {step.number}/{total} refused: {entry.reason}")
             break
-        if entry.result not in ("ok", SKIPPED):
+        if entry.result not in OK_RESULTS:
             say(f"step {step.number}/{total} failed: {entry.result}")
             break
         say(f"step {step.number}/{total} {entry.result}: {entry.reason}")

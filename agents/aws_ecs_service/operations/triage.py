@@ -12,6 +12,7 @@ from typing import Any
 from ..aws.session import AwsContext
 from ..diagnosis import taxonomy
 from ..diagnosis.engine import DEFAULT_WINDOW, run_triage
+from ..diagnosis.result import TriageResult
 
 SERVICE_EVENTS_KEPT = 20  # the conversation keeps the newest service events only (the planner needs none)
 
@@ -24,17 +25,18 @@ def compact_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def triage_service(ctx: AwsContext, cluster: str, service: str, since_s: int | None, allow_sensitive_data: bool,
-                   progress: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(TriageResult as dict, evidence) for one service. Raises diagnosis.errors.TriageError on bad targets."""
-    since = dt.timedelta(seconds=since_s) if since_s else DEFAULT_WINDOW
-    progress(f"checking {cluster}/{service}: service, tasks, deployments, logs and metrics of the last "
-             f"{_duration(since)}…")
+def triage_service(ctx: AwsContext, cluster: str, service: str, since: dt.timedelta | None,
+                   allow_sensitive_data: bool, progress: Callable[[str], None]) -> tuple[TriageResult, dict[str, Any]]:
+    """(TriageResult, evidence) for one service of the context's account and region. Raises
+    diagnosis.errors.TriageError on bad targets."""
+    since = since or DEFAULT_WINDOW
+    progress(f"checking {cluster}/{service} ({ctx.region}): service, tasks, deployments, logs and metrics of the "
+             f"last {_duration(since)}…")
     result, evidence = run_triage(ctx, cluster, service, since=since, allow_sensitive_data=allow_sensitive_data)
     stats = result.stats
     progress(f"read {stats.api_calls} AWS answers in {stats.duration_ms} ms; root cause: "
              f"{result.root_cause.category}")
-    return result.to_json_dict(), evidence
+    return result, evidence
 
 
 def _duration(window: dt.timedelta) -> str:

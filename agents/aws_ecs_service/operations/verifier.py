@@ -30,7 +30,8 @@ from ..diagnosis.redaction import redact_text
 from ..diagnosis.result import TriageResult
 from ..diagnosis.rules import RULES_BY_ID
 from ..diagnosis.taskdef_diff import short_name
-from .plan_model import CheckResult, Plan, VerificationResult
+from ..domain.incident import CheckResult, VerificationResult
+from ..domain.plan import Plan
 
 DEFAULT_TIMEOUT_S = 600
 DEFAULT_POLL_S = 10.0
@@ -143,7 +144,8 @@ class _Probe:
                  trigger_alarm: str | None, before: dict[str, Any]):
         self.ctx, self.plan, self.since, self.alarm = ctx, plan, since, trigger_alarm
         self.cause = triage.root_cause.category
-        self.cluster, self.service = plan.target["cluster"], plan.target["service"]
+        # the cluster by ARN; ListTasks filters by service name, within the target's own account and region
+        self.cluster, self.service = plan.target.cluster_arn, plan.target.service
         self.expect = _Expectations(plan)
         self.before = before
         self.decided = False  # True once waiting longer cannot change the answer
@@ -152,7 +154,7 @@ class _Probe:
 
     def checks(self) -> list[CheckResult]:
         ecs = self.ctx.client("ecs")
-        services = ecs_reads.describe_service(ecs, self.cluster, self.service).get("services") or []
+        services = ecs_reads.describe_service(ecs, self.cluster, self.plan.target.service_arn).get("services") or []
         self.svc = services[0] if services else {}
         checks = [self._steady(), self._counts(), self._no_new_failures(ecs)]
         if self.alarm:

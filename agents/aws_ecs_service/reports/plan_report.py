@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..operations.plan_model import Incident, Plan, PlanStep
+from ..domain.incident import Incident
+from ..domain.plan import Plan, PlanStep
 from .markdown import bullets, code
 
 
@@ -34,7 +35,7 @@ def _step(step: PlanStep) -> list[str]:
 def _header(incident: Incident, plan: Plan) -> list[str]:
     t = plan.target
     return [
-        f"# Repair plan: {t.get('cluster', '?')}/{t.get('service', '?')} ({t.get('region', '?')})",
+        f"# Repair plan: {t.label}",
         "",
         f"**Incident:** `{incident.incident_id}` · **Root cause:** `{plan.root_cause}` · "
         f"**Plan:** {plan.title} (`{plan.option}`) · **Plan hash:** `{plan.plan_hash}`",
@@ -52,7 +53,7 @@ def render_plan_report(incident: Incident) -> str:
     if plan is None:
         t = incident.target
         return "\n".join([
-            f"# Repair plan: {t.get('cluster', '?')}/{t.get('service', '?')}",
+            f"# Repair plan: {t.label}",
             "",
             f"**Incident:** `{incident.incident_id}`",
             "",

@@ -61,6 +61,13 @@ class ReportStore:
     def key(self, incident_id: str, name: str) -> str:
         return self.prefix(incident_id) + _check("report name", name, _SAFE_NAME)
 
+    def location(self, incident_id: str, name: str) -> str:
+        """Where `write` puts a report (a file path or an s3:// URL); the incident's folder when `name` is empty."""
+        if self.bucket:
+            return f"s3://{self.bucket}/{self.key(incident_id, name) if name else self.prefix(incident_id)}"
+        assert self.local_dir is not None
+        return str(self.local_dir / name) if name else str(self.local_dir)
+
     def write(self, incident_id: str, name: str, text: str) -> str:
         """Store one report; returns where it is (a file path or an s3:// URL)."""
         key = self.key(incident_id, name)

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..diagnosis.evidence import parse_time, seconds_between
-from ..operations.plan_model import Incident, TimelineEvent
+from ..domain.incident import Incident, TimelineEvent
 from .markdown import cell, code, table
 from .verify_report import value_text
 
@@ -17,6 +17,7 @@ _OUTCOME = {
     "rejected": "Rejected: the plan was not approved, so no change was made to AWS.",
     "failed": "Failed: the change or its verification did not succeed (details below).",
     "no-action": "No action: nothing the agent may change automatically; see the plan for what a human must do.",
+    "expired": "Expired: nobody decided on the plan in time, so no change was made to AWS.",
     "awaiting-approval": "Waiting for approval: nothing has been changed yet.",
     "remediating": "Remediation in progress.",
     "open": "Open.",
@@ -29,9 +30,8 @@ def _offset(start: str, at: str) -> str:
 
 
 def _outcome(incident: Incident) -> str:
-    if incident.approval_expired():
-        return "Expired: nobody decided on the plan in time, so no change was made to AWS."
-    return _OUTCOME.get(incident.status, incident.status)
+    told = _OUTCOME.get(incident.status, incident.status)
+    return f"{told} ({incident.outcome})" if incident.outcome else told
 
 
 def _root_cause(incident: Incident) -> list[str]:
@@ -95,7 +95,7 @@ def mermaid_text(text: Any, limit: int = 80) -> str:
 
 def _mermaid(incident: Incident, events: list[TimelineEvent]) -> list[str]:
     t = incident.target
-    title = f"Incident {incident.incident_id} on {t.get('cluster', '?')}/{t.get('service', '?')}"
+    title = f"Incident {incident.incident_id} on {t.label}"
     lines = ["```mermaid", "timeline", f"    title {mermaid_text(title)}"]
     for e in events:
         lines.append(f"    {_offset(incident.opened_at, e.at)} : {mermaid_text(e.kind)} : {mermaid_text(e.text)}")
@@ -107,7 +107,7 @@ def render_summary_report(incident: Incident, report_locations: dict[str, str] |
     plan = incident.chosen_plan()
     events = sorted(incident.timeline, key=lambda e: parse_time(e.at) or parse_time(incident.opened_at))
     lines = [
-        f"# Incident summary: {t.get('cluster', '?')}/{t.get('service', '?')} ({t.get('region', '?')})",
+        f"# Incident summary: {t.label}",
         "",
         f"**Incident:** `{incident.incident_id}` · **Trigger:** {cell(incident.trigger)} · "
         f"**Opened:** {incident.opened_at} · **Status:** {incident.status}",

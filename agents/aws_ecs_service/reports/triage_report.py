@@ -73,7 +73,7 @@ def _looked_at(evidence: dict[str, Any], result: TriageResult) -> list[str]:
 def render_triage_report(result: TriageResult, evidence: dict[str, Any]) -> str:
     t, rc = result.target, result.root_cause
     lines = [
-        f"# Triage: {t.cluster}/{t.service} ({t.region})",
+        f"# Triage: {t.label}",
         "",
         f"**Status:** {result.status} · **Root cause:** `{rc.category}` — {title(rc.category)} "
         f"· **Confidence:** {rc.confidence:.2f}",

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from ..diagnosis.evidence import seconds_between
-from ..operations.plan_model import Incident
+from ..domain.incident import Incident
 from .markdown import bullets, code, table
 
 _NOT_RUN = {
     "rejected": "the plan was rejected, so nothing was changed and there was nothing to verify",
+    "expired": "the approval request expired before anyone decided, so nothing was changed",
     "awaiting-approval": "the plan is still waiting for approval; nothing has been changed yet",
     "no-action": "the plan made no AWS change, so there was nothing to verify",
     "failed": "the change did not go through (see the audit trail in report_summary.md)",
@@ -34,15 +35,13 @@ def _elapsed(start: str, end: str) -> str:
 
 
 def _why_not_run(incident: Incident) -> str:
-    if incident.approval_expired():
-        return "the approval request expired before anyone decided, so nothing was changed"
     return _NOT_RUN.get(incident.status, "verification did not run")
 
 
 def render_verify_report(incident: Incident) -> str:
     t = incident.target
     v = incident.verification
-    lines = [f"# Post-change check: {t.get('cluster', '?')}/{t.get('service', '?')} ({t.get('region', '?')})", "",
+    lines = [f"# Post-change check: {t.label}", "",
              f"**Incident:** `{incident.incident_id}`" + (f" · **Plan hash:** `{incident.chosen_plan_hash}`"
                                                           if incident.chosen_plan_hash else ""), ""]
     if v is None:

@@ -21,6 +21,7 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from ..domain.target import ServiceTarget
 from . import demo_world
 from .ecs_world import EcsApiError, EcsWorld
 
@@ -49,6 +50,10 @@ class Sandbox:
         self._moto: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def target(self) -> ServiceTarget:
+        return ServiceTarget.from_names(ACCOUNT, self.region, self.cluster, self.service)
 
     # ---- life ---------------------------------------------------------------------------------------
     def start(self) -> str:

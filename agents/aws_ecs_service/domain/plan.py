@@ -1,8 +1,9 @@
-"""Contracts shared by the planner, the policy guard, the remediator, the verifier and the reporter.
+"""Repair plans, the decisions on them and the audit of every write attempt.
 
-A Plan's `plan_hash` covers everything that would change AWS (target, steps with their
-parameters and the observed "before" values), so an approval bound to a hash cannot be
-reused for a different change.
+A Plan's `plan_hash` covers everything that would change AWS: the exact target (account, region,
+cluster ARN, service ARN), the steps with their parameters and the observed "before" values. An
+approval bound to a hash therefore cannot be reused for a different change, or for the same-looking
+change of another service.
 """
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from .target import ServiceTarget
+
 StepAction = Literal["update_service_task_definition", "update_service_desired_count", "stop_task", "run_task"]
+PlanKind = Literal["rollback", "scale-out", "restore-capacity", "manual", "no-action"]
 
 
 class PlanStep(BaseModel):
     number: int
     action: StepAction
-    api_call: str  # e.g. "ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:47)"
-    params: dict[str, Any]  # exactly what the guard will send
+    api_call: str  # e.g. "ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:47)", for people
+    params: dict[str, Any]  # exactly what the guard will send (cluster and service as ARNs)
     expected_before: dict[str, Any]  # observed values the change is compared against (compare-and-set)
     description: str
     success_criteria: list[str] = Field(default_factory=list)
@@ -29,9 +33,9 @@ class PlanStep(BaseModel):
 
 class Plan(BaseModel):
     incident_id: str
-    target: dict[str, str]  # {region, cluster, service}
+    target: ServiceTarget
     root_cause: str
-    option: str = "recommended"  # e.g. "conservative", "quick"
+    option: str = "recommended"  # e.g. "rollback", "scale-out", "manual"
     title: str
     summary: str
     steps: list[PlanStep] = Field(default_factory=list)
@@ -40,6 +44,7 @@ class Plan(BaseModel):
     success_criteria: list[str] = Field(default_factory=list)
     manual_steps: list[str] = Field(default_factory=list)  # what a human must do that the agent may not
     rationale: str = ""
+    reverts: list[str] = Field(default_factory=list)  # what the change takes away (a rollback's reverted changes)
 
     @property
     def requires_write(self) -> bool:
@@ -49,7 +54,7 @@ class Plan(BaseModel):
     @property
     def plan_hash(self) -> str:
         material = {
-            "target": self.target,
+            "target": self.target.model_dump(mode="json", include={"account", "region", "cluster_arn", "service_arn"}),
             "steps": [
                 {"action": s.action, "params": s.params, "expected_before": s.expected_before} for s in self.steps
             ],
@@ -64,14 +69,16 @@ class Approval(BaseModel):
     decision: Literal["approved", "rejected", "expired"]
     decided_by: str
     decided_at: str  # ISO
-    channel: str = "cli"  # cli | chat | email-link | sandbox
+    channel: str = "cli"  # cli | chat | email-link | sandbox | workflow
     comment: str = ""
+    target: ServiceTarget | None = None  # the service the approved plan changes (the hash binds it too)
 
 
 class AuditEntry(BaseModel):
     at: str  # ISO
     incident_id: str
     plan_hash: str | None
+    target: ServiceTarget | None = None
     step: int | None = None  # PlanStep.number, so a retry can tell the step was already applied
     actor: str = ""  # who asked the guard to run the step (the approver is in Approval.decided_by)
     operation: str  # e.g. "ecs:UpdateService"
@@ -85,48 +92,10 @@ class AuditEntry(BaseModel):
     after: dict[str, Any] = Field(default_factory=dict)
 
 
-class CheckResult(BaseModel):
-    name: str
-    ok: bool
-    detail: str
-    before: Any = None
-    after: Any = None
+SKIPPED = "skipped (already applied)"  # a retry found the step's change in place: no second write
+OK_RESULTS = ("ok", SKIPPED)
 
 
-class VerificationResult(BaseModel):
-    ok: bool
-    checks: list[CheckResult] = Field(default_factory=list)
-    started_at: str
-    finished_at: str
-    polls: int = 0
-    next_step: str = ""  # what to do when not ok
-
-
-class TimelineEvent(BaseModel):
-    at: str  # ISO
-    kind: str  # triggered | triage | plan | approval | write | verify | report | error
-    text: str
-
-
-class Incident(BaseModel):
-    """Everything one incident accumulates; the reporter renders it, the workflow persists it."""
-
-    incident_id: str
-    target: dict[str, str]
-    trigger: str = "manual"
-    opened_at: str
-    status: Literal["open", "awaiting-approval", "remediating", "resolved", "rejected", "failed", "no-action"] = "open"
-    triage: dict[str, Any] | None = None  # TriageResult.to_json_dict()
-    plans: list[Plan] = Field(default_factory=list)
-    chosen_plan_hash: str | None = None
-    approvals: list[Approval] = Field(default_factory=list)
-    audit: list[AuditEntry] = Field(default_factory=list)
-    verification: VerificationResult | None = None
-    timeline: list[TimelineEvent] = Field(default_factory=list)
-
-    def chosen_plan(self) -> Plan | None:
-        return next((p for p in self.plans if p.plan_hash == self.chosen_plan_hash), None)
-
-    def approval_expired(self) -> bool:
-        """The last decision on record is an expiry: nobody decided in time, nothing was changed."""
-        return bool(self.approvals) and self.approvals[-1].decision == "expired"
+def applied(entries: list[AuditEntry]) -> bool:
+    """Every attempted step was allowed and took effect (or had before): the plan is in place."""
+    return bool(entries) and all(e.allowed and e.result in OK_RESULTS for e in entries)
