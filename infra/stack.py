@@ -2,7 +2,7 @@
 reports, monitoring."""
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
@@ -11,6 +11,7 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from .bedrock_model import BedrockModel, ModelRegionError
 from .bundling import function_code
 from .constructs import permissions
 from .constructs.api import Api
@@ -26,6 +27,10 @@ from .nag import acknowledge_wildcards
 from .settings import REPO_ROOT, Settings
 
 WORKFLOW_STEPS = ("triage", "plan", "request_approval", "remediate", "verify", "report")
+# The functions that decide, ask for or apply a change: they get the writable clusters (WRITE_CLUSTERS).
+WRITE_SCOPED = ("plan", "request_approval", "remediate", "chat_api")
+# The workflow's steps and the functions that start executions (and so set its waits) get VERIFY_CEILING_S.
+VERIFY_CEILED = (*WORKFLOW_STEPS, "intake", "chat_api")
 
 
 def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
@@ -35,8 +40,8 @@ def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
         for step in WORKFLOW_STEPS
     }
     return {
-        "intake": FunctionSpec(handler="functions.intake.handler", in_vpc=False, memory_mb=256, timeout_s=30,
-                               description="EventBridge incident events to Step Functions executions"),
+        "intake": FunctionSpec(handler="functions.intake.handler", memory_mb=256, timeout_s=30,
+                               description="EventBridge incident events to incidents and Step Functions executions"),
         "chat_api": FunctionSpec(handler="functions.chat_api.handler", memory_mb=1536, timeout_s=60, graph=True,
                                  reserved_concurrency=settings.chat_concurrency or None,
                                  description="Chat API: threads, messages, incidents (LangGraph + Bedrock)"),
@@ -52,8 +57,11 @@ class EcsIncidentAgentStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs):
         super().__init__(scope, id, description="ECS incident agent: triage, approved remediation, reports", **kwargs)
         retention = _retention(settings.log_retention_days)
+        model = BedrockModel.parse(settings.model_id)
+        self._check_model_region(model)
 
-        network = Network(self, "Network", mode=settings.network, log_retention=retention)
+        network = Network(self, "Network", mode=settings.network, log_retention=retention,
+                          bedrock_control_plane=model.kind == "application-inference-profile")
         database = Database(self, "Database", vpc=network.vpc, subnets=network.private_subnets,
                             clients=network.lambda_sg, deletion_protection=settings.deletion_protection,
                             multi_az=settings.multi_az, backup_retention_days=settings.backup_retention_days,
@@ -88,6 +96,11 @@ class EcsIncidentAgentStack(Stack):
         self.functions: dict[str, AgentFunction] = {}
         for name, spec in function_specs(settings).items():
             env = dict(common_env, **(db_env if spec.in_vpc else {}))
+            if name in WRITE_SCOPED:
+                # Exactly the clusters IAM lets remediate change, so a plan never asks for a write IAM refuses.
+                env["WRITE_CLUSTERS"] = ",".join(settings.writable_clusters)
+            if name in VERIFY_CEILED:
+                env["VERIFY_CEILING_S"] = str(settings.verify_ceiling_minutes * 60)
             fn = AgentFunction(self, _construct_id(name), spec=spec, code=code, environment=env, vpc=network.vpc,
                                subnets=network.private_subnets, security_group=network.lambda_sg,
                                log_retention=retention, snap_start=settings.snap_start)
@@ -100,7 +113,7 @@ class EcsIncidentAgentStack(Stack):
         # plan builds the plans from the stored triage (rules, no model, no AWS read): it gets neither
         for name in ("chat_api", "triage", "remediate", "verify"):
             permissions.allow_reads(f[name].role)
-        permissions.allow_bedrock(f["chat_api"].role, settings.model_id)
+        permissions.allow_bedrock(f["chat_api"].role, model)
         if settings.allow_write:
             permissions.allow_writes(f["remediate"].role, settings.write_clusters, settings.task_role_arns)
         bucket_objects = f"Resource::<{self.get_logical_id(reports.bucket.node.default_child)}.Arn>/*"
@@ -160,6 +173,18 @@ class EcsIncidentAgentStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "ReportsBucketName", value=reports.bucket.bucket_name)
         CfnOutput(self, "NotificationTopicArn", value=notifications.topic.topic_arn)
+
+    def _check_model_region(self, model: BedrockModel) -> None:
+        """A model the deploy Region cannot invoke fails synth; a Region-agnostic stack cannot be checked."""
+        if Token.is_unresolved(self.region):
+            Annotations.of(self).add_warning_v2(
+                "ecs-agent:modelRegionUnchecked",
+                f"The stack has no Region at synth time, so modelId {model.model_id} could not be checked against "
+                "it: set CDK_DEFAULT_REGION (or an AWS profile with a Region) to have synth check it.")
+            return
+        problem = model.problem_in(self.region)
+        if problem:
+            raise ModelRegionError(problem)
 
     def _migrations(self, migrate: AgentFunction, database: Database, retention: logs.RetentionDays) -> None:
         """Schema setup on every deploy that changes the migrate code (the handler is idempotent)."""

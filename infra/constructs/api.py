@@ -22,8 +22,10 @@ class Api(Construct):
             self, "Api",
             description="ECS incident agent: chat threads, incidents, approvals",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The role API Gateway logs through is a setting of the account and Region, shared by every REST API
+            # there: destroying this stack must not delete it from under the others.
             cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 throttling_rate_limit=rate_limit,

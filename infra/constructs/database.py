@@ -9,6 +9,8 @@ from aws_cdk import aws_rds as rds
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from ..naming import physical_name
+
 DB_NAME = "agent"
 DB_PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -24,7 +26,8 @@ class Database(Construct):
                                              description="PostgreSQL: reachable from RDS Proxy and rotation only")
         self.proxy_sg = ec2.SecurityGroup(self, "ProxySg", vpc=vpc, allow_all_outbound=False,
                                           description="RDS Proxy: reachable from the agent functions")
-        identifier = f"{Stack.of(self).stack_name.lower()}-postgres"
+        stack_name = Stack.of(self).stack_name
+        identifier = physical_name(stack_name, "postgres")
         # Log groups of the exports made here (with retention) rather than by CDK's LogRetention function,
         # which would need logs:PutRetentionPolicy on "*".
         log_groups = [logs.LogGroup(self, f"{export.capitalize()}Logs", retention=log_retention,
@@ -60,6 +63,7 @@ class Database(Construct):
         self.instance.add_rotation_single_user(automatically_after=Duration.days(30), vpc_subnets=subnets)
         self.proxy = self.instance.add_proxy(
             "Proxy",
+            db_proxy_name=physical_name(stack_name, "proxy"),
             secrets=[self.secret],
             vpc=vpc,
             vpc_subnets=subnets,
