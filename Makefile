@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean synth openapi reliability
+.PHONY: install demo test lint bench clean synth lock checkov openapi reliability
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,15 @@ test: $(STAMP)
 node_modules/.bin/cdk:
 	npm install --no-audit --no-fund --no-save aws-cdk@2
 
+# The Lambda assets are built from requirements/lambda-*.lock (exact versions, hashes); synth refuses a lock
+# that pyproject.toml has moved away from.
 synth: $(STAMP) node_modules/.bin/cdk
 	npx --no-install cdk synth --quiet --no-notices
+
+# Re-resolve the Lambda lock files for Lambda's platform (uv, from PyPI). UPGRADE=1 takes the newest versions
+# pyproject.toml allows; without it, pins stay unless pyproject.toml changed.
+lock: $(STAMP)
+	$(BIN)/python -m infra.lock $(if $(UPGRADE),--upgrade)
 
 bench: $(STAMP)
 	$(BIN)/python bench/triage_speed.py

@@ -11,8 +11,9 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from .assets import ASSET_KINDS
 from .bedrock_model import BedrockModel, ModelRegionError
-from .bundling import function_code
+from .bundling import AssetBuild, function_code
 from .constructs import permissions
 from .constructs.api import Api
 from .constructs.database import Database
@@ -36,21 +37,30 @@ VERIFY_CEILED = (*WORKFLOW_STEPS, "intake", "chat_api")
 def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
     workflow = {
         step: FunctionSpec(handler=f"functions.workflow.{step}.handler", description=f"Incident workflow: {step}",
-                           memory_mb=1024, timeout_s=300)
+                           asset="workflow", memory_mb=1024, timeout_s=300)
         for step in WORKFLOW_STEPS
     }
     return {
-        "intake": FunctionSpec(handler="functions.intake.handler", memory_mb=256, timeout_s=30,
+        "intake": FunctionSpec(handler="functions.intake.handler", asset="light", memory_mb=256, timeout_s=30,
                                description="EventBridge incident events to incidents and Step Functions executions"),
-        "chat_api": FunctionSpec(handler="functions.chat_api.handler", memory_mb=1536, timeout_s=60, graph=True,
-                                 reserved_concurrency=settings.chat_concurrency or None,
+        "chat_api": FunctionSpec(handler="functions.chat_api.handler", asset="graph", memory_mb=1536, timeout_s=60,
+                                 graph=True, reserved_concurrency=settings.chat_concurrency or None,
                                  description="Chat API: threads, messages, incidents (LangGraph + Bedrock)"),
-        "approval_api": FunctionSpec(handler="functions.approval_api.handler", timeout_s=15,
+        "approval_api": FunctionSpec(handler="functions.approval_api.handler", asset="light", timeout_s=15,
                                      description="Signed approval links: show the plan, record the decision"),
         **workflow,
-        "migrate": FunctionSpec(handler="functions.migrate.handler", timeout_s=300,
+        "migrate": FunctionSpec(handler="functions.migrate.handler", asset="graph", timeout_s=300,
                                 description="Custom resource: checkpointer tables and approvals table"),
     }
+
+
+def asset_builds(specs: dict[str, FunctionSpec], settings: Settings) -> dict[str, AssetBuild]:
+    """One asset per kind, serving the handler modules of the functions of that kind."""
+    handlers: dict[str, list[str]] = {}
+    for spec in specs.values():
+        handlers.setdefault(spec.asset, []).append(spec.handler.rpartition(".")[0])
+    return {kind: AssetBuild(ASSET_KINDS[kind], tuple(modules), REPO_ROOT, settings.lambda_deps_cache)
+            for kind, modules in handlers.items()}
 
 
 class EcsIncidentAgentStack(Stack):
@@ -79,7 +89,8 @@ class EcsIncidentAgentStack(Stack):
              "rotate by hand (put a new secret value) when no approval is pending."},
         ])
 
-        code = function_code(REPO_ROOT, settings.asset_mode, settings.lambda_deps_cache)
+        specs = function_specs(settings)
+        code = {kind: function_code(build, settings.asset_mode) for kind, build in asset_builds(specs, settings).items()}
         common_env = {
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -94,18 +105,17 @@ class EcsIncidentAgentStack(Stack):
             "DB_NAME": database.name,
         }
         self.functions: dict[str, AgentFunction] = {}
-        for name, spec in function_specs(settings).items():
-            env = dict(common_env, **(db_env if spec.in_vpc else {}))
+        for name, spec in specs.items():
+            env = dict(common_env, **db_env)
             if name in WRITE_SCOPED:
                 # Exactly the clusters IAM lets remediate change, so a plan never asks for a write IAM refuses.
                 env["WRITE_CLUSTERS"] = ",".join(settings.writable_clusters)
             if name in VERIFY_CEILED:
                 env["VERIFY_CEILING_S"] = str(settings.verify_ceiling_minutes * 60)
-            fn = AgentFunction(self, _construct_id(name), spec=spec, code=code, environment=env, vpc=network.vpc,
-                               subnets=network.private_subnets, security_group=network.lambda_sg,
+            fn = AgentFunction(self, _construct_id(name), spec=spec, code=code[spec.asset], environment=env,
+                               vpc=network.vpc, subnets=network.private_subnets, security_group=network.lambda_sg,
                                log_retention=retention, snap_start=settings.snap_start)
-            if spec.in_vpc:
-                database.grant_connect(fn.role)
+            database.grant_connect(fn.role)
             self.functions[name] = fn
         f = self.functions
 

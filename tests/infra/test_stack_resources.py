@@ -28,6 +28,18 @@ def test_every_function_is_python312_arm64_traced_with_its_own_role_and_log_grou
     assert len(roles) == len(HANDLERS) and len(log_groups) == len(HANDLERS)
 
 
+def test_functions_of_a_kind_share_one_asset_and_kinds_do_not(views):
+    by_asset: dict[str, set[str]] = {}
+    for fn in views.of_type("AWS::Lambda::Function").values():
+        if fn["Properties"]["Handler"] in HANDLERS:
+            by_asset.setdefault(json.dumps(fn["Properties"]["Code"]["S3Key"]), set()).add(fn["Properties"]["Handler"])
+    assert {frozenset(handlers) for handlers in by_asset.values()} == {
+        frozenset({"functions.intake.handler", "functions.approval_api.handler"}),
+        frozenset({"functions.chat_api.handler", "functions.migrate.handler"}),
+        frozenset(f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS),
+    }
+
+
 def test_snapstart_on_graph_functions_and_every_function_has_a_live_alias(views):
     snap = {fn["Properties"]["Handler"] for fn in views.of_type("AWS::Lambda::Function").values()
             if fn["Properties"].get("SnapStart")}
