@@ -14,6 +14,7 @@ from constructs import Construct
 from .assets import ASSET_KINDS
 from .bedrock_model import BedrockModel, ModelRegionError
 from .bundling import AssetBuild, function_code
+from .checkov import acknowledge
 from .constructs import permissions
 from .constructs.api import Api
 from .constructs.database import Database
@@ -84,6 +85,8 @@ class EcsIncidentAgentStack(Stack):
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        acknowledge(approval_key, "CKV_AWS_149", "The approval link key is encrypted with Secrets Manager's AWS "
+                    "managed key; only the two approval functions' roles may read it.")
         NagSuppressions.add_resource_suppressions(approval_key, [
             {"id": "AwsSolutions-SMG4", "reason": "Rotating the HMAC key invalidates every approval link in flight; "
              "rotate by hand (put a new secret value) when no approval is pending."},
