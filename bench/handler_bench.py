@@ -86,7 +86,7 @@ def asset_section(rows: list[AssetRow], python: str, runs: int) -> str:
     lines = [
         ASSET_SECTION, "",
         f"Measured {dt.date.today().isoformat()} by `bench/handler_bench.py` ({os.cpu_count()} CPUs, "
-        f"{platform.machine()}): one code asset per kind of function (`infra/assets.py`), built as `make synth` builds "
+        f"{platform.machine()}, load average {os.getloadavg()[0]:.1f} at the end): one code asset per kind of function (`infra/assets.py`), built as `make synth` builds "
         "it, without Docker: the kind's lock file (`requirements/lambda-<kind>.lock`, exact versions and hashes, "
         "`make lock`) installed by pip with `--require-hashes` as manylinux aarch64 wheels for CPython 3.12, the project "
         "modules its handlers import (import graph; never the sandbox or the demo), compiled to 3.12 bytecode "

@@ -127,8 +127,8 @@ class EcsIncidentAgentStack(Stack):
         for name in ("chat_api", "triage", "remediate", "verify"):
             permissions.allow_reads(f[name].role)
         permissions.allow_bedrock(f["chat_api"].role, model)
-        if settings.allow_write:
-            permissions.allow_writes(f["remediate"].role, settings.write_clusters, settings.task_role_arns)
+        if settings.writable_clusters:
+            permissions.allow_writes(f["remediate"].role, settings.writable_clusters, settings.task_role_arns)
         bucket_objects = f"Resource::<{self.get_logical_id(reports.bucket.node.default_child)}.Arn>/*"
         for name in ("triage", "report"):
             reports.bucket.grant_put(f[name].role)
