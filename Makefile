@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov lives in its own environment: it pins libraries (boto3, pydantic, ...) the project must not be held to.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint bench clean synth openapi reliability
+.PHONY: install demo test lint bench clean synth lock checkov openapi reliability
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +20,31 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecs-agent demo
 
-test: $(STAMP)
+$(CHECKOV_STAMP): requirements/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/checkov.lock
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+
+# tests/infra/test_checkov.py runs checkov on the synthesized template (REQUIRE_CHECKOV: fail, not skip, without it).
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	REQUIRE_CHECKOV=1 $(BIN)/pytest
 
 # The CDK CLI comes from npm into ./node_modules; synth needs no AWS credentials.
 node_modules/.bin/cdk:
 	npm install --no-audit --no-fund --no-save aws-cdk@2
 
+# The Lambda assets are built from requirements/lambda-*.lock (exact versions, hashes); synth refuses a lock
+# that pyproject.toml has moved away from.
 synth: $(STAMP) node_modules/.bin/cdk
 	npx --no-install cdk synth --quiet --no-notices
+
+# Re-resolve the Lambda lock files for Lambda's platform (uv, from PyPI). UPGRADE=1 takes the newest versions
+# pyproject.toml allows; without it, pins stay unless pyproject.toml changed.
+lock: $(STAMP)
+	$(BIN)/python -m infra.lock $(if $(UPGRADE),--upgrade)
 
 bench: $(STAMP)
 	$(BIN)/python bench/triage_speed.py
@@ -41,4 +59,4 @@ openapi: $(STAMP)
 	mv functions/openapi.json.tmp functions/openapi.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache build *.egg-info

@@ -6,6 +6,7 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from .checkov import CheckovAcknowledgements
 from .settings import Settings
 from .stack import EcsIncidentAgentStack
 
@@ -23,6 +24,7 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[c
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     stack = EcsIncidentAgentStack(app, settings.stack_name, settings=settings, env=env)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    cdk.Aspects.of(app).add(CheckovAcknowledgements())
     return app, stack
 
 

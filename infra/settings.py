@@ -31,6 +31,7 @@ CONTEXT_KEYS = {
     "network": "network",
     "snapStart": "snap_start",
     "chatConcurrency": "chat_concurrency",
+    "verifyCeilingMinutes": "verify_ceiling_minutes",
     "logLevel": "log_level",
     "assetMode": "asset_mode",
     "stateMachineDefinition": "state_machine_definition",
@@ -66,7 +67,13 @@ class Settings(BaseModel):
     multi_az: bool = False
     network: Literal["endpoints", "nat"] = "endpoints"
     snap_start: bool = True
-    chat_concurrency: int = Field(default=10, ge=0)
+    # Reserved concurrency of the chat function; 0 reserves none. A reservation comes out of the account's
+    # concurrency quota, and Lambda refuses one that leaves less than its minimum unreserved (100 in AWS's
+    # documentation): an account still at a starting quota (as low as 10) has nothing to reserve from.
+    chat_concurrency: int = Field(default=0, ge=0)
+    # The longest the workflow verifies a change; the functions shorten it to what the service's load
+    # balancer needs (health checks, deregistration delay) at run time.
+    verify_ceiling_minutes: int = Field(default=60, ge=1, le=24 * 60)
     log_level: str = "INFO"
     asset_mode: Literal["bundled", "source"] = "bundled"
     state_machine_definition: Path = DEFAULT_ASL
@@ -95,6 +102,11 @@ class Settings(BaseModel):
         if outside:
             raise ValueError(f"writeClusters must be a subset of clusters; not watched: {', '.join(outside)}")
         return self
+
+    @property
+    def writable_clusters(self) -> list[str]:
+        """The clusters IAM lets the agent change: none unless allowWrite is on."""
+        return list(self.write_clusters or []) if self.allow_write else []
 
     @classmethod
     def from_context(cls, get: Any) -> Settings:

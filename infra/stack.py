@@ -2,7 +2,7 @@
 reports, monitoring."""
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
@@ -11,7 +11,10 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from .bundling import function_code
+from .assets import ASSET_KINDS
+from .bedrock_model import BedrockModel, ModelRegionError
+from .bundling import AssetBuild, function_code
+from .checkov import acknowledge
 from .constructs import permissions
 from .constructs.api import Api
 from .constructs.database import Database
@@ -26,34 +29,50 @@ from .nag import acknowledge_wildcards
 from .settings import REPO_ROOT, Settings
 
 WORKFLOW_STEPS = ("triage", "plan", "request_approval", "remediate", "verify", "report")
+# The functions that decide, ask for or apply a change: they get the writable clusters (WRITE_CLUSTERS).
+WRITE_SCOPED = ("plan", "request_approval", "remediate", "chat_api")
+# The workflow's steps and the functions that start executions (and so set its waits) get VERIFY_CEILING_S.
+VERIFY_CEILED = (*WORKFLOW_STEPS, "intake", "chat_api")
 
 
 def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
     workflow = {
         step: FunctionSpec(handler=f"functions.workflow.{step}.handler", description=f"Incident workflow: {step}",
-                           memory_mb=1024, timeout_s=300)
+                           asset="workflow", memory_mb=1024, timeout_s=300)
         for step in WORKFLOW_STEPS
     }
     return {
-        "intake": FunctionSpec(handler="functions.intake.handler", in_vpc=False, memory_mb=256, timeout_s=30,
-                               description="EventBridge incident events to Step Functions executions"),
-        "chat_api": FunctionSpec(handler="functions.chat_api.handler", memory_mb=1536, timeout_s=60, graph=True,
-                                 reserved_concurrency=settings.chat_concurrency or None,
+        "intake": FunctionSpec(handler="functions.intake.handler", asset="light", memory_mb=256, timeout_s=30,
+                               description="EventBridge incident events to incidents and Step Functions executions"),
+        "chat_api": FunctionSpec(handler="functions.chat_api.handler", asset="graph", memory_mb=1536, timeout_s=60,
+                                 graph=True, reserved_concurrency=settings.chat_concurrency or None,
                                  description="Chat API: threads, messages, incidents (LangGraph + Bedrock)"),
-        "approval_api": FunctionSpec(handler="functions.approval_api.handler", timeout_s=15,
+        "approval_api": FunctionSpec(handler="functions.approval_api.handler", asset="light", timeout_s=15,
                                      description="Signed approval links: show the plan, record the decision"),
         **workflow,
-        "migrate": FunctionSpec(handler="functions.migrate.handler", timeout_s=300,
+        "migrate": FunctionSpec(handler="functions.migrate.handler", asset="graph", timeout_s=300,
                                 description="Custom resource: checkpointer tables and approvals table"),
     }
+
+
+def asset_builds(specs: dict[str, FunctionSpec], settings: Settings) -> dict[str, AssetBuild]:
+    """One asset per kind, serving the handler modules of the functions of that kind."""
+    handlers: dict[str, list[str]] = {}
+    for spec in specs.values():
+        handlers.setdefault(spec.asset, []).append(spec.handler.rpartition(".")[0])
+    return {kind: AssetBuild(ASSET_KINDS[kind], tuple(modules), REPO_ROOT, settings.lambda_deps_cache)
+            for kind, modules in handlers.items()}
 
 
 class EcsIncidentAgentStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs):
         super().__init__(scope, id, description="ECS incident agent: triage, approved remediation, reports", **kwargs)
         retention = _retention(settings.log_retention_days)
+        model = BedrockModel.parse(settings.model_id)
+        self._check_model_region(model)
 
-        network = Network(self, "Network", mode=settings.network, log_retention=retention)
+        network = Network(self, "Network", mode=settings.network, log_retention=retention,
+                          bedrock_control_plane=model.kind == "application-inference-profile")
         database = Database(self, "Database", vpc=network.vpc, subnets=network.private_subnets,
                             clients=network.lambda_sg, deletion_protection=settings.deletion_protection,
                             multi_az=settings.multi_az, backup_retention_days=settings.backup_retention_days,
@@ -66,12 +85,15 @@ class EcsIncidentAgentStack(Stack):
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        acknowledge(approval_key, "CKV_AWS_149", "The approval link key is encrypted with Secrets Manager's AWS "
+                    "managed key; only the two approval functions' roles may read it.")
         NagSuppressions.add_resource_suppressions(approval_key, [
             {"id": "AwsSolutions-SMG4", "reason": "Rotating the HMAC key invalidates every approval link in flight; "
              "rotate by hand (put a new secret value) when no approval is pending."},
         ])
 
-        code = function_code(REPO_ROOT, settings.asset_mode, settings.lambda_deps_cache)
+        specs = function_specs(settings)
+        code = {kind: function_code(build, settings.asset_mode) for kind, build in asset_builds(specs, settings).items()}
         common_env = {
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -86,13 +108,17 @@ class EcsIncidentAgentStack(Stack):
             "DB_NAME": database.name,
         }
         self.functions: dict[str, AgentFunction] = {}
-        for name, spec in function_specs(settings).items():
-            env = dict(common_env, **(db_env if spec.in_vpc else {}))
-            fn = AgentFunction(self, _construct_id(name), spec=spec, code=code, environment=env, vpc=network.vpc,
-                               subnets=network.private_subnets, security_group=network.lambda_sg,
+        for name, spec in specs.items():
+            env = dict(common_env, **db_env)
+            if name in WRITE_SCOPED:
+                # Exactly the clusters IAM lets remediate change, so a plan never asks for a write IAM refuses.
+                env["WRITE_CLUSTERS"] = ",".join(settings.writable_clusters)
+            if name in VERIFY_CEILED:
+                env["VERIFY_CEILING_S"] = str(settings.verify_ceiling_minutes * 60)
+            fn = AgentFunction(self, _construct_id(name), spec=spec, code=code[spec.asset], environment=env,
+                               vpc=network.vpc, subnets=network.private_subnets, security_group=network.lambda_sg,
                                log_retention=retention, snap_start=settings.snap_start)
-            if spec.in_vpc:
-                database.grant_connect(fn.role)
+            database.grant_connect(fn.role)
             self.functions[name] = fn
         f = self.functions
 
@@ -100,9 +126,9 @@ class EcsIncidentAgentStack(Stack):
         # plan builds the plans from the stored triage (rules, no model, no AWS read): it gets neither
         for name in ("chat_api", "triage", "remediate", "verify"):
             permissions.allow_reads(f[name].role)
-        permissions.allow_bedrock(f["chat_api"].role, settings.model_id)
-        if settings.allow_write:
-            permissions.allow_writes(f["remediate"].role, settings.write_clusters, settings.task_role_arns)
+        permissions.allow_bedrock(f["chat_api"].role, model)
+        if settings.writable_clusters:
+            permissions.allow_writes(f["remediate"].role, settings.writable_clusters, settings.task_role_arns)
         bucket_objects = f"Resource::<{self.get_logical_id(reports.bucket.node.default_child)}.Arn>/*"
         for name in ("triage", "report"):
             reports.bucket.grant_put(f[name].role)
@@ -160,6 +186,18 @@ class EcsIncidentAgentStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "ReportsBucketName", value=reports.bucket.bucket_name)
         CfnOutput(self, "NotificationTopicArn", value=notifications.topic.topic_arn)
+
+    def _check_model_region(self, model: BedrockModel) -> None:
+        """A model the deploy Region cannot invoke fails synth; a Region-agnostic stack cannot be checked."""
+        if Token.is_unresolved(self.region):
+            Annotations.of(self).add_warning_v2(
+                "ecs-agent:modelRegionUnchecked",
+                f"The stack has no Region at synth time, so modelId {model.model_id} could not be checked against "
+                "it: set CDK_DEFAULT_REGION (or an AWS profile with a Region) to have synth check it.")
+            return
+        problem = model.problem_in(self.region)
+        if problem:
+            raise ModelRegionError(problem)
 
     def _migrations(self, migrate: AgentFunction, database: Database, retention: logs.RetentionDays) -> None:
         """Schema setup on every deploy that changes the migrate code (the handler is idempotent)."""

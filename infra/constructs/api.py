@@ -8,6 +8,11 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from ..checkov import acknowledge
+
+APPROVAL_LINKS = ("Approval links are opened from email by people without AWS credentials; the token is an "
+                  "HMAC-signed, expiring, single-use link verified by the handler.")
+
 STAGE = "v1"
 JSON_OBJECT = {"type": apigw.JsonSchemaType.OBJECT}
 
@@ -22,8 +27,10 @@ class Api(Construct):
             self, "Api",
             description="ECS incident agent: chat threads, incidents, approvals",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The role API Gateway logs through is a setting of the account and Region, shared by every REST API
+            # there: destroying this stack must not delete it from under the others.
             cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 throttling_rate_limit=rate_limit,
@@ -37,6 +44,8 @@ class Api(Construct):
                     resource_path=True, response_length=True, status=True, user=True),
             ),
         )
+        acknowledge(self.rest_api.deployment_stage, "CKV_AWS_120", "No response cache: every answer is per caller "
+                    "and changes with the incident, and an approval page must never be served twice.")
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True)
         self.body_model = self.rest_api.add_model("JsonObject", content_type="application/json",
@@ -76,10 +85,8 @@ class Api(Construct):
             method = approval.add_method(verb, integration, authorization_type=apigw.AuthorizationType.NONE,
                                          request_validator=self.validator,
                                          request_parameters={"method.request.path.token": True})
-            NagSuppressions.add_resource_suppressions(method, [
-                {"id": "AwsSolutions-APIG4", "reason": "Approval links are opened from email by people without AWS "
-                 "credentials; the token is an HMAC-signed, expiring, single-use link verified by the handler."},
-            ])
+            NagSuppressions.add_resource_suppressions(method, [{"id": "AwsSolutions-APIG4", "reason": APPROVAL_LINKS}])
+            acknowledge(method, "CKV_AWS_59", APPROVAL_LINKS)
         NagSuppressions.add_resource_suppressions(self.rest_api, [
             {"id": "AwsSolutions-COG4", "reason": "Chat routes use IAM (SigV4) authorization instead of Cognito; "
              "approval routes are authorized by the signed link (see APIG4)."},

@@ -9,6 +9,12 @@ from aws_cdk import aws_rds as rds
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from ..checkov import acknowledge
+from ..naming import physical_name
+
+MULTI_AZ_OFF = ("Multi-AZ is the multiAz context switch (off by default): the database holds conversation "
+                "checkpoints, incidents and pending approvals, restorable from backups.")
+
 DB_NAME = "agent"
 DB_PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -24,7 +30,8 @@ class Database(Construct):
                                              description="PostgreSQL: reachable from RDS Proxy and rotation only")
         self.proxy_sg = ec2.SecurityGroup(self, "ProxySg", vpc=vpc, allow_all_outbound=False,
                                           description="RDS Proxy: reachable from the agent functions")
-        identifier = f"{Stack.of(self).stack_name.lower()}-postgres"
+        stack_name = Stack.of(self).stack_name
+        identifier = physical_name(stack_name, "postgres")
         # Log groups of the exports made here (with retention) rather than by CDK's LogRetention function,
         # which would need logs:PutRetentionPolicy on "*".
         log_groups = [logs.LogGroup(self, f"{export.capitalize()}Logs", retention=log_retention,
@@ -60,6 +67,7 @@ class Database(Construct):
         self.instance.add_rotation_single_user(automatically_after=Duration.days(30), vpc_subnets=subnets)
         self.proxy = self.instance.add_proxy(
             "Proxy",
+            db_proxy_name=physical_name(stack_name, "proxy"),
             secrets=[self.secret],
             vpc=vpc,
             vpc_subnets=subnets,
@@ -72,9 +80,15 @@ class Database(Construct):
         self.proxy_sg.add_ingress_rule(clients, ec2.Port.tcp(DB_PORT), "Agent functions to RDS Proxy")
         self.endpoint = self.proxy.endpoint
 
+        if not multi_az:
+            acknowledge(self.instance, "CKV_AWS_157", MULTI_AZ_OFF)
+        acknowledge(self.instance, "CKV_AWS_118", "Performance Insights is on and the PostgreSQL logs go to "
+                    "CloudWatch; enhanced monitoring's OS metrics would need another role for little on this size.")
+        # The generated secret itself (self.secret is its attachment to the instance).
+        acknowledge(self.instance.node.find_child("Secret"), "CKV_AWS_149", "The database credentials are encrypted with Secrets Manager's AWS "
+                    "managed key; only this stack's function roles and the rotation function may read them.")
         NagSuppressions.add_resource_suppressions(self.instance, [
-            {"id": "AwsSolutions-RDS3", "reason": "Multi-AZ is the multiAz context switch (off by default): the "
-             "database holds conversation checkpoints and pending approvals, restorable from backups."},
+            {"id": "AwsSolutions-RDS3", "reason": MULTI_AZ_OFF},
             {"id": "AwsSolutions-RDS11", "reason": "Clients reach the database only through RDS Proxy inside "
              "private subnets; a non-default port adds nothing against that path."},
         ], apply_to_children=True)

@@ -11,6 +11,8 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from ..checkov import acknowledge
+
 
 def _cluster_arn(name: str) -> str:
     return f"arn:{Aws.PARTITION}:ecs:{Aws.REGION}:{Aws.ACCOUNT_ID}:cluster/{name}"
@@ -58,6 +60,8 @@ class IncidentEvents(Construct):
             {"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the incident rules and of "
              "the intake function; an alarm watches its depth."},
         ])
+        acknowledge(self.dlq, "CKV_AWS_27", "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); the check reads "
+                    "only KmsMasterKeyId.")
         for name, pattern in rule_patterns(clusters).items():
             rule = events.Rule(self, name, event_pattern=events.EventPattern(**pattern),
                                description=f"ECS incident trigger: {name}")

@@ -1,4 +1,4 @@
-"""The agent's Lambda functions: one shared code asset, one role and one log group each."""
+"""The agent's Lambda functions: the code asset of their kind, one role and one log group each."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +23,9 @@ ALIAS = "live"
 class FunctionSpec:
     handler: str
     description: str
+    asset: str  # the kind of code asset (infra/assets.py)
     memory_mb: int = 512
     timeout_s: int = 60
-    in_vpc: bool = True
     # The LangGraph functions: SnapStart takes their heavy imports out of the cold start.
     graph: bool = False
     reserved_concurrency: int | None = None
@@ -44,9 +44,8 @@ class AgentFunction(Construct):
         # Own role without AWS managed policies: log writes go to this function's log group only.
         self.role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                                     resources=[self.log_group.log_group_arn]))
-        if spec.in_vpc:
-            self._allow_vpc_networking()
-        vpc_props = dict(vpc=vpc, vpc_subnets=subnets, security_groups=[security_group]) if spec.in_vpc else {}
+        # Every function runs in the VPC: they all reach PostgreSQL through RDS Proxy.
+        self._allow_vpc_networking()
         self.function = lambda_.Function(
             self, "Function",
             runtime=RUNTIME,
@@ -62,7 +61,9 @@ class AgentFunction(Construct):
             reserved_concurrent_executions=spec.reserved_concurrency,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if (spec.graph and snap_start) else None,
             environment=environment,
-            **vpc_props,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
         )
         self.alias = self.function.add_alias(ALIAS)
         if spec.graph and snap_start:

@@ -24,7 +24,8 @@ VPC_CIDR = "10.0.0.0/16"
 
 
 class Network(Construct):
-    def __init__(self, scope: Construct, id: str, *, mode: str, log_retention: logs.RetentionDays):
+    def __init__(self, scope: Construct, id: str, *, mode: str, log_retention: logs.RetentionDays,
+                 bedrock_control_plane: bool = False):
         super().__init__(scope, id)
         private_type = ec2.SubnetType.PRIVATE_ISOLATED if mode == "endpoints" else ec2.SubnetType.PRIVATE_WITH_EGRESS
         subnets = [ec2.SubnetConfiguration(name="private", subnet_type=private_type, cidr_mask=24)]
@@ -49,7 +50,11 @@ class Network(Construct):
             endpoints_sg = ec2.SecurityGroup(self, "EndpointsSg", vpc=self.vpc, allow_all_outbound=False,
                                              description="Interface VPC endpoints: HTTPS from the VPC")
             endpoints_sg.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC")
-            for name, service in INTERFACE_ENDPOINTS.items():
+            endpoints = dict(INTERFACE_ENDPOINTS)
+            if bedrock_control_plane:
+                # langchain-aws asks the Bedrock control plane which model an application inference profile runs.
+                endpoints["Bedrock"] = ec2.InterfaceVpcEndpointAwsService.BEDROCK
+            for name, service in endpoints.items():
                 self.vpc.add_interface_endpoint(name, service=service, subnets=self.private_subnets,
                                                 private_dns_enabled=True, open=False,
                                                 security_groups=[endpoints_sg])

@@ -1,11 +1,10 @@
 """What the agent may do in the account: ECS/Logs/CloudWatch reads, ECS writes, Bedrock invocations."""
 from __future__ import annotations
 
-import re
-
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from ..bedrock_model import BedrockModel
 from ..nag import acknowledge_wildcards
 
 # Read-only calls of the triage engine. Most ECS Describe/List calls and the CloudWatch/Logs reads
@@ -17,8 +16,6 @@ READ_ACTIONS = [
 ]
 WRITE_ACTIONS = ["ecs:UpdateService", "ecs:StopTask", "ecs:RunTask"]
 BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-# System-defined (cross-region) inference profile ids start with a geography.
-_PROFILE_ID = re.compile(r"^(?P<geo>us|us-gov|eu|apac|jp|au|ca|global)\.(?P<model>.+)$")
 
 
 def _ecs_arn(kind: str, rest: str) -> str:
@@ -64,33 +61,34 @@ def allow_writes(role: iam.Role, clusters: list[str], task_role_arns: list[str])
         _nag_ecs("task-definition", "*:*"), "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*")
 
 
-def allow_bedrock(role: iam.Role, model_id: str) -> None:
-    """InvokeModel on the chosen model, or on an inference profile and the model it routes to."""
-    for statement in bedrock_statements(model_id):
+def allow_bedrock(role: iam.Role, model: BedrockModel) -> None:
+    """InvokeModel on the chosen model, or on an inference profile and the models it routes to."""
+    for statement in bedrock_statements(model):
         role.add_to_policy(statement)
     acknowledge_wildcards(
-        role, "An inference profile routes to the same foundation model in several regions of its geography; the "
-        "foundation-model grant is conditioned on bedrock:InferenceProfileArn being the chosen profile.",
-        {"regex": "/^Resource::arn:<AWS::Partition>:bedrock:\\*::foundation-model\\/.*$/"})
+        role, "An inference profile routes to its foundation model in the Regions of its geography (a global one "
+        "also through the Region-less model ARN); the foundation-model grant holds only for requests made through "
+        "the chosen profile (condition bedrock:InferenceProfileArn).",
+        {"regex": "/^Resource::arn:<AWS::Partition>:bedrock:\\*?::foundation-model\\/.*$/"})
 
 
-def bedrock_statements(model_id: str) -> list[iam.PolicyStatement]:
-    if model_id.startswith("arn:"):
-        # An application inference profile: the foundation models behind it are reachable only through it.
-        return [
-            iam.PolicyStatement(sid="InvokeProfile", actions=BEDROCK_ACTIONS, resources=[model_id]),
-            iam.PolicyStatement(sid="InvokeThroughProfile", actions=BEDROCK_ACTIONS,
-                                resources=[f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*"],
-                                conditions={"StringEquals": {"bedrock:InferenceProfileArn": model_id}}),
-        ]
-    profile = _PROFILE_ID.match(model_id)
-    if profile:
-        profile_arn = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model_id}"
-        return [
-            iam.PolicyStatement(sid="InvokeProfile", actions=BEDROCK_ACTIONS, resources=[profile_arn]),
-            iam.PolicyStatement(sid="InvokeThroughProfile", actions=BEDROCK_ACTIONS,
-                                resources=[f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{profile['model']}"],
-                                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}}),
-        ]
-    return [iam.PolicyStatement(sid="InvokeModel", actions=BEDROCK_ACTIONS,
-                                resources=[f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"])]
+def bedrock_statements(model: BedrockModel) -> list[iam.PolicyStatement]:
+    if not model.is_profile:
+        arn = model.model_id if model.arn_region else \
+            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model.foundation_model}"
+        return [iam.PolicyStatement(sid="InvokeModel", actions=BEDROCK_ACTIONS, resources=[arn])]
+    profile_arn = model.model_id if model.arn_region else \
+        f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model.model_id}"
+    # An application profile's model is known only to Bedrock; a system profile names it.
+    routed = model.foundation_model or "*"
+    models = [f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{routed}"]
+    if model.routes_globally or model.kind == "application-inference-profile":
+        # Global routing is authorized on the Region-less model ARN (an application profile may wrap a global one).
+        models.append(f"arn:{Aws.PARTITION}:bedrock:::foundation-model/{routed}")
+    return [
+        iam.PolicyStatement(sid="InvokeProfile", actions=BEDROCK_ACTIONS, resources=[profile_arn]),
+        # langchain-aws looks an application profile up to learn its model (GetInferenceProfile).
+        iam.PolicyStatement(sid="ReadProfile", actions=["bedrock:GetInferenceProfile"], resources=[profile_arn]),
+        iam.PolicyStatement(sid="InvokeThroughProfile", actions=BEDROCK_ACTIONS, resources=models,
+                            conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}}),
+    ]

@@ -6,6 +6,8 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from ..checkov import acknowledge
+
 
 class Reports(Construct):
     def __init__(self, scope: Construct, id: str, *, retention_days: int):
@@ -42,3 +44,5 @@ class Reports(Construct):
             {"id": "AwsSolutions-S1", "reason": "This is the access-log bucket of the reports bucket; logging it "
              "to itself would loop."},
         ])
+        acknowledge(self.access_logs, "CKV_AWS_18", "This is the access-log bucket of the reports bucket; logging "
+                    "it to itself would loop.")

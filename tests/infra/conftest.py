@@ -100,6 +100,9 @@ class Views:
             out += policy["PolicyDocument"]["Statement"]
         return out
 
+    def actions(self, role: str) -> set[str]:
+        return {a for s in self.statements(role) for a in _list(s["Action"])}
+
     def roles_with_action(self, action: str) -> set[str]:
         roles = set()
         for role in self.of_type("AWS::IAM::Role"):
@@ -117,7 +120,19 @@ def views(resources) -> Views:
     return Views(resources)
 
 
+# A second deployment in the same account: another stack name, the default allowWrite=false, and a model
+# given as an application inference profile ARN.
+SECOND_STACK = "Ecs-Agent--Staging-EU"
+APPLICATION_PROFILE = "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/abc123"
+
+
 @pytest.fixture(scope="session")
-def read_only_views(tmp_path_factory) -> Views:
-    """The stack as deployed with the default allowWrite=false."""
-    return Views(synthesize(tmp_path_factory.mktemp("readonly"), allowWrite="false").json["Resources"])
+def second_synth(tmp_path_factory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("second"), stackName=SECOND_STACK, allowWrite="false",
+                      modelId=APPLICATION_PROFILE)
+
+
+@pytest.fixture(scope="session")
+def read_only_views(second_synth) -> Views:
+    """A stack deployed with the default allowWrite=false."""
+    return Views(second_synth.json["Resources"])

@@ -4,9 +4,15 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from infra.bedrock_model import BedrockModel
 from infra.constructs.permissions import WRITE_ACTIONS
+from infra.stack import WRITE_SCOPED
+from tests.infra.conftest import APPLICATION_PROFILE
 
 READ_VERB = re.compile(r"^[a-z0-9-]+:(Describe|List|Get|BatchGet|Filter|Query)")
+WRITE_SCOPED_HANDLERS = [f"functions.{'' if n == 'chat_api' else 'workflow.'}{n}.handler" for n in WRITE_SCOPED]
 # Write-ish actions AWS offers no resource-level permission for: X-Ray segments, and the vended log
 # delivery Step Functions sets up for its own logging.
 NO_RESOURCE_LEVEL = {
@@ -54,6 +60,30 @@ def test_writes_are_limited_to_the_writable_clusters(views):
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
+def _clusters_iam_may_change(views) -> set[str]:
+    """Clusters whose services UpdateService may change, per the remediate role's policy."""
+    statements = views.statements(views.role_of("functions.workflow.remediate.handler"))
+    resources = [r for s in statements if "ecs:UpdateService" in _actions(s) for r in _resources(s)]
+    # arn:<partition>:ecs:<region>:<account>:service/<cluster>/*, joined by CloudFormation
+    return {json.dumps(r).split(":service/")[1].split("/")[0] for r in resources}
+
+
+@pytest.mark.parametrize("cluster", ["prod", "staging"])
+def test_each_cluster_is_writable_at_run_time_exactly_when_iam_lets_it_be_changed(views, cluster):
+    """clusters=prod,staging writeClusters=prod allowWrite=true: the functions that plan, ask for approval,
+    remediate and chat are told the clusters IAM grants writes on, and no other."""
+    iam_writable = cluster in _clusters_iam_may_change(views)
+    for handler in WRITE_SCOPED_HANDLERS:
+        runtime_writable = cluster in views.env(handler)["WRITE_CLUSTERS"].split(",")
+        assert runtime_writable == iam_writable, (handler, cluster)
+    assert iam_writable == (cluster == "prod")
+
+
+def test_without_allow_write_no_function_is_told_a_cluster_is_writable(read_only_views):
+    for handler in WRITE_SCOPED_HANDLERS:
+        assert read_only_views.env(handler)["WRITE_CLUSTERS"] == ""
+
+
 def test_triage_roles_are_read_only(views):
     for step in ("triage", "verify"):
         actions = {a for s in views.statements(views.role_of(f"functions.workflow.{step}.handler")) for a in _actions(s)}
@@ -65,13 +95,27 @@ def test_bedrock_only_on_the_chosen_inference_profile_and_its_model(views):
     holders = views.roles_with_action("bedrock:InvokeModel")
     assert holders == {views.role_of("functions.chat_api.handler")}  # workflow steps run rules, never the model
     for role in holders:
-        bedrock = [s for s in views.statements(role) if "bedrock:InvokeModel" in _actions(s)]
+        bedrock = [s for s in views.statements(role) if any(a.startswith("bedrock:") for a in _actions(s))]
         text = json.dumps(bedrock)
         assert "inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0" in text
         assert "foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0" in text
         assert "foundation-model/*" not in text
         through = [s for s in bedrock if "foundation-model" in json.dumps(s["Resource"])]
         assert all("bedrock:InferenceProfileArn" in s["Condition"]["StringEquals"] for s in through)
+        (read,) = [s for s in bedrock if "bedrock:GetInferenceProfile" in _actions(s)]
+        assert "inference-profile/us.anthropic" in json.dumps(read["Resource"])
+
+
+def test_an_application_inference_profile_can_be_looked_up_through_its_own_endpoint(read_only_views, views):
+    chat = read_only_views.role_of("functions.chat_api.handler")
+    (read,) = [s for s in read_only_views.statements(chat) if "bedrock:GetInferenceProfile" in _actions(s)]
+    assert _resources(read) == [APPLICATION_PROFILE]
+    endpoints = [json.dumps(e["Properties"]["ServiceName"]) for e in
+                 read_only_views.of_type("AWS::EC2::VPCEndpoint").values()]
+    assert any(e.endswith('.bedrock"]]}') for e in endpoints)
+    # A system profile id needs no control-plane call, and so no endpoint for it.
+    default = [json.dumps(e["Properties"]["ServiceName"]) for e in views.of_type("AWS::EC2::VPCEndpoint").values()]
+    assert not any(e.endswith('.bedrock"]]}') for e in default)
 
 
 def test_plan_step_reads_nothing_in_aws_and_calls_no_model(views):
@@ -122,16 +166,28 @@ def _resolved(model_id: str) -> str:
     from infra.constructs.permissions import bedrock_statements
 
     stack = Stack(App(), "Probe")
-    return json.dumps([stack.resolve(s.to_statement_json()) for s in bedrock_statements(model_id)])
+    return json.dumps([stack.resolve(s.to_statement_json()) for s in bedrock_statements(BedrockModel.parse(model_id))])
 
 
 def test_bedrock_grant_follows_the_kind_of_model_id():
     plain = _resolved("anthropic.claude-3-5-haiku-20241022-v1:0")
     assert "foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in plain and "inference-profile" not in plain
+    assert "GetInferenceProfile" not in plain
     profile = _resolved("eu.anthropic.claude-3-5-haiku-20241022-v1:0")
     assert "inference-profile/eu.anthropic" in profile and ":bedrock:*::foundation-model/anthropic." in profile
+    assert ":bedrock:::foundation-model" not in profile and "GetInferenceProfile" in profile
     arn = "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/abc123"
     application = _resolved(arn)
     assert f'"Resource": "{arn}"' in application
     assert '"bedrock:InferenceProfileArn": "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile' \
         in application
+
+
+def test_a_global_profile_may_also_reach_its_model_through_the_region_less_arn():
+    """Global cross-Region inference is authorized on arn:<partition>:bedrock:::foundation-model/<model>."""
+    statements = json.loads(_resolved("global.anthropic.claude-sonnet-4-5-20250929-v1:0"))
+    (through,) = [s for s in statements if s["Sid"] == "InvokeThroughProfile"]
+    resources = json.dumps(through["Resource"])
+    assert ':bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"' in resources
+    assert ':bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"' in resources
+    assert "inference-profile/global.anthropic" in json.dumps(through["Condition"])

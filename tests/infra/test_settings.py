@@ -20,6 +20,19 @@ def test_defaults_are_read_only_and_protected():
     settings = Settings.from_context({}.get)
     assert settings.allow_write is False and settings.deletion_protection is True
     assert settings.clusters == ["default"] and settings.notification_emails == []
+    assert settings.writable_clusters == []
+
+
+def test_defaults_fit_a_fresh_account_and_verify_for_an_hour_at_most():
+    settings = Settings.from_context({}.get)
+    assert settings.chat_concurrency == 0 and settings.verify_ceiling_minutes == 60
+    assert Settings.from_context({"verifyCeilingMinutes": "15"}.get).verify_ceiling_minutes == 15
+
+
+def test_writable_clusters_are_the_write_clusters_only_when_writes_are_allowed():
+    context = {"clusters": "prod,staging", "writeClusters": "prod"}
+    assert Settings.from_context(context.get).writable_clusters == []
+    assert Settings.from_context({**context, "allowWrite": "true"}.get).writable_clusters == ["prod"]
 
 
 @pytest.mark.parametrize("context, message", [
@@ -27,6 +40,8 @@ def test_defaults_are_read_only_and_protected():
     ({"notificationEmail": "oncall"}, "not an email address"),
     ({"clusters": " , "}, "name at least one ECS cluster"),
     ({"network": "public"}, "network"),
+    ({"verifyCeilingMinutes": "0"}, "verify_ceiling_minutes"),
+    ({"chatConcurrency": "-1"}, "chat_concurrency"),
 ])
 def test_bad_context_is_refused_with_the_reason(context, message):
     with pytest.raises(ValidationError, match=message):

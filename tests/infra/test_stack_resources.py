@@ -5,7 +5,8 @@ import json
 
 from aws_cdk.assertions import Match
 
-from infra.stack import WORKFLOW_STEPS
+from infra.settings import Settings
+from infra.stack import WORKFLOW_STEPS, function_specs
 
 HANDLERS = [
     "functions.intake.handler", "functions.chat_api.handler", "functions.approval_api.handler",
@@ -27,6 +28,18 @@ def test_every_function_is_python312_arm64_traced_with_its_own_role_and_log_grou
     assert len(roles) == len(HANDLERS) and len(log_groups) == len(HANDLERS)
 
 
+def test_functions_of_a_kind_share_one_asset_and_kinds_do_not(views):
+    by_asset: dict[str, set[str]] = {}
+    for fn in views.of_type("AWS::Lambda::Function").values():
+        if fn["Properties"]["Handler"] in HANDLERS:
+            by_asset.setdefault(json.dumps(fn["Properties"]["Code"]["S3Key"]), set()).add(fn["Properties"]["Handler"])
+    assert {frozenset(handlers) for handlers in by_asset.values()} == {
+        frozenset({"functions.intake.handler", "functions.approval_api.handler"}),
+        frozenset({"functions.chat_api.handler", "functions.migrate.handler"}),
+        frozenset(f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS),
+    }
+
+
 def test_snapstart_on_graph_functions_and_every_function_has_a_live_alias(views):
     snap = {fn["Properties"]["Handler"] for fn in views.of_type("AWS::Lambda::Function").values()
             if fn["Properties"].get("SnapStart")}
@@ -34,13 +47,12 @@ def test_snapstart_on_graph_functions_and_every_function_has_a_live_alias(views)
     assert len(views.of_type("AWS::Lambda::Alias")) == len(HANDLERS)
 
 
-def test_only_intake_runs_outside_the_vpc_and_db_settings_go_to_vpc_functions(views):
+def test_every_function_runs_in_the_vpc_with_the_database_settings(views):
     for handler in HANDLERS:
         _, fn = views.function(handler)
-        in_vpc = "VpcConfig" in fn["Properties"]
-        assert in_vpc == (handler != "functions.intake.handler")
+        assert "VpcConfig" in fn["Properties"], handler
         env = views.env(handler)
-        assert {"DB_SECRET_ARN", "DB_PROXY_ENDPOINT", "DB_NAME"} <= env.keys() if in_vpc else "DB_SECRET_ARN" not in env
+        assert {"DB_SECRET_ARN", "DB_PROXY_ENDPOINT", "DB_NAME"} <= env.keys(), handler
         assert env["ALLOW_WRITE"] == "true" and env["ALLOWED_CLUSTERS"] == "prod,staging"
         assert {"POWERTOOLS_SERVICE_NAME", "LOG_LEVEL", "ECS_AGENT_MODEL"} <= env.keys()
 
@@ -56,8 +68,41 @@ def test_function_environment_contract(views):
     assert "APPROVAL_KEY_SECRET_ARN" not in views.env("functions.workflow.triage.handler")
 
 
-def test_chat_api_reserved_concurrency_protects_the_database(views):
-    assert views.function("functions.chat_api.handler")[1]["Properties"]["ReservedConcurrentExecutions"] == 10
+def test_intake_may_start_executions_and_read_the_database_secret(views):
+    actions = views.actions(views.role_of("functions.intake.handler"))
+    assert {"states:StartExecution", "secretsmanager:GetSecretValue"} <= actions
+
+
+def test_verification_ceiling_reaches_the_workflow_and_the_functions_that_start_it(views):
+    ceiled = [f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS] + \
+        ["functions.intake.handler", "functions.chat_api.handler"]
+    for handler in ceiled:
+        assert views.env(handler)["VERIFY_CEILING_S"] == "3600", handler  # verifyCeilingMinutes defaults to 60
+    assert "VERIFY_CEILING_S" not in views.env("functions.approval_api.handler")
+
+
+def test_no_reserved_concurrency_by_default_so_a_fresh_account_can_deploy(views):
+    reserved = [fn["Properties"]["Handler"] for fn in views.of_type("AWS::Lambda::Function").values()
+                if "ReservedConcurrentExecutions" in fn["Properties"]]
+    assert reserved == []
+    assert function_specs(Settings.from_context({"chatConcurrency": "5"}.get))["chat_api"].reserved_concurrency == 5
+
+
+def test_remediate_timeout_retry_can_run_because_the_state_outlasts_the_function(synth, views):
+    """Lambda reports its own timeout as Sandbox.Timedout; a state timing out first would raise States.Timeout."""
+    (machine,) = views.of_type("AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    states = json.loads((synth.path.parent / f"asset.{props['DefinitionS3Location']['Key']}").read_text())["States"]
+    retried = []
+    for name, state in states.items():
+        if not any("Sandbox.Timedout" in r["ErrorEquals"] for r in state.get("Retry", [])):
+            continue
+        placeholder = state["Resource"].strip("${}")
+        alias = views.resources[props["DefinitionSubstitutions"][placeholder]["Ref"]]
+        function = views.resources[alias["Properties"]["FunctionName"]["Ref"]]
+        assert state["TimeoutSeconds"] > function["Properties"]["Timeout"], name
+        retried.append(name)
+    assert "Remediate" in retried
 
 
 def test_vpc_is_private_with_endpoints_for_every_aws_api(synth, views):
@@ -124,6 +169,12 @@ def test_notification_topic_is_kms_encrypted_with_email_subscriptions(synth):
     t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     t.resource_properties_count_is("AWS::SNS::Subscription", {"Protocol": "email"}, 2)
     t.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_the_account_wide_api_gateway_logging_role_outlives_the_stack(views):
+    (account,) = views.of_type("AWS::ApiGateway::Account").values()
+    role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert views.resources[role]["DeletionPolicy"] == "Retain"
 
 
 def test_reports_bucket_is_private_encrypted_versioned_ssl_only_with_lifecycle(synth, views):
