@@ -37,6 +37,8 @@ class EvidenceBuilder:
         self.metrics: dict[str, list[list[Any]]] = {}
         self.alarms: list[dict[str, Any]] = []
         self.instances: list[dict[str, Any]] = []
+        self.service_deployments: list[dict[str, Any]] = []
+        self.service_revisions: list[dict[str, Any]] = []
         self.current: int | None = None
         self.previous: int | None = None
         self._n = 0
@@ -148,9 +150,34 @@ class EvidenceBuilder:
                                                                   {"Name": "ServiceName", "Value": self.service}]})
         return self
 
-    def instance(self, status: str = "ACTIVE") -> EvidenceBuilder:
+    def instance(self, status: str = "ACTIVE", agent_connected: bool = True) -> EvidenceBuilder:
         self.instances.append({"containerInstanceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/"
-                                                       f"{self.cluster}/{len(self.instances)}", "status": status})
+                                                       f"{self.cluster}/{len(self.instances)}", "status": status,
+                               "agentConnected": agent_connected})
+        return self
+
+    def service_deployment(self, revision: int, status: str, age: float = 30, reason: str | None = None,
+                           source: int | None = None, triggered_alarms: list[str] | None = None) -> EvidenceBuilder:
+        """A DescribeServiceDeployments item deploying `revision` (its service revision in service_revisions)."""
+        if revision not in self.taskdefs:
+            self.taskdef(revision)
+        base = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{self.cluster}/{self.service}"
+        target = {"arn": f"{base}/{9000 + revision}", "requestedTaskCount": self.desired}
+        self.service_revisions.append({"serviceRevisionArn": target["arn"], "taskDefinition": self.td_arn(revision)})
+        item = {"serviceDeploymentArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{self.cluster}/"
+                                        f"{self.service}/sd{len(self.service_deployments)}",
+                "status": status, "createdAt": ago(age + 5), "startedAt": ago(age + 5), "updatedAt": ago(age),
+                "finishedAt": ago(age), "targetServiceRevision": target}
+        if reason:
+            item["statusReason"] = reason
+        if source is not None:
+            item["sourceServiceRevisions"] = [{"arn": f"{base}/{9000 + source}"}]
+            self.service_revisions.append({"serviceRevisionArn": f"{base}/{9000 + source}",
+                                           "taskDefinition": self.td_arn(source)})
+        if triggered_alarms is not None:
+            item["alarms"] = {"status": "TRIGGERED", "alarmNames": triggered_alarms,
+                              "triggeredAlarmNames": triggered_alarms}
+        self.service_deployments.append(item)
         return self
 
     # ---- the document -------------------------------------------------------------------------
@@ -173,7 +200,8 @@ class EvidenceBuilder:
             "current_task_definition": self.td_arn(current),
             "previous_task_definition": self.td_arn(previous) if previous else None,
             "tasks": {"running": self.running_tasks, "stopped": self.stopped_tasks},
-            "service_deployments": [],
+            "service_deployments": self.service_deployments,
+            "service_revisions": self.service_revisions,
             "logs": self.logs,
             "metrics": self.metrics,
             "alarms": self.alarms,

@@ -10,6 +10,7 @@ from agents.aws_ecs_service.diagnosis import classifier
 from agents.aws_ecs_service.diagnosis.classifier import classify, classify_task
 from agents.aws_ecs_service.diagnosis.taskdef_diff import diff_task_definitions, short_name
 from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy
+from tests.unit.test_triage_gaps import COVERED as TRIAGE_GAPS
 
 TAXONOMY = json.loads(Path(classifier.__file__).with_name("taxonomy.json").read_text())
 CAUSES = {c["id"] for c in TAXONOMY["categories"] if c["kind"] == "cause"}
@@ -686,7 +687,7 @@ SINGLE_CASES = {"healthy", "scaled-to-zero", "cpu-saturation", "memory-pressure"
 
 
 def test_every_cause_has_a_classifier_case():
-    covered = SINGLE_CASES | {c[0] for c in START_FAILURES + APP_LOGS + EVENT_CAUSES}
+    covered = SINGLE_CASES | TRIAGE_GAPS | {c[0] for c in START_FAILURES + APP_LOGS + EVENT_CAUSES}
     assert covered == CAUSES
 
 

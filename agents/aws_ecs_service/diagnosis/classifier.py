@@ -23,10 +23,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import taxonomy
 from .evidence import parse_time
 from .result import Finding, RootCause, SuggestedAction, Target, TriageResult, Window
+from .revisions import last_healthy_revision, revision_task_definition
 from .rules import RULES_BY_ID, TASK_FIELDS, Rule, first_match, rules_for
-from .signals import clip, is_low_level_log, normalise, resource_id, short_id, strip_service_prefix
+from .signals import clip, is_low_level_log, is_sidecar, normalise, resource_id, short_id, strip_service_prefix
 from .taskdef_diff import diff_task_definitions, evidence_lines, short_name
 
 _SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -34,6 +36,7 @@ _TASK_RULES = tuple(r for r in sorted(RULES_BY_ID.values(), key=lambda r: r.prio
                     if any(w in TASK_FIELDS for w in r.where))
 _FAILED_DEPLOYMENT_IN_EVENT = re.compile(r"\(deployment ([^)\s]+)\) deployment failed", re.IGNORECASE)
 _RUNNING_LOG_CAUSES = ("missing-config", "task-role-access-denied", "dependency-unreachable")
+_STEADY_LOG_CAUSES = ("task-role-access-denied",)
 _RECENT_BENIGN = dt.timedelta(minutes=60)
 _MAX_EVIDENCE = 12
 
@@ -73,11 +76,17 @@ class _View:
     metrics: dict[str, list[tuple[dt.datetime | None, float]]]
     alarms: list[dict[str, Any]]
     container_instances: list[dict[str, Any]] | None   # None when they could not be read
+    evidence: dict[str, Any]
+    sidecar_streams: dict[str, set[str]] = field(default_factory=dict)  # task id -> containers labelled non-app
 
     def in_window(self, at: dt.datetime | None) -> bool:
         if at is None:
             return True
         return (self.start is None or at >= self.start) and (self.end is None or at <= self.end)
+
+    def app_logs(self, task_id: str) -> list[tuple[str, str]]:
+        """The task's log lines from its application containers (a sidecar's lines are not the app's story)."""
+        return [(c, m) for c, m in self.logs.get(task_id, []) if c not in self.sidecar_streams.get(task_id, ())]
 
     def taskdef(self, ref: str | None) -> dict[str, Any] | None:
         if not ref:
@@ -111,7 +120,7 @@ def _read(evidence: dict[str, Any]) -> _View:
         service_deployments=list(evidence.get("service_deployments") or []),
         events=[], stopped=[], running_tasks=[t for t in tasks.get("running") or [] if mine(t)],
         logs=defaultdict(list), metrics={}, alarms=list(evidence.get("alarms") or []),
-        container_instances=None,
+        container_instances=None, evidence=evidence,
     )
     for e in service.get("events") or []:
         at = parse_time(e.get("createdAt"))
@@ -125,6 +134,8 @@ def _read(evidence: dict[str, Any]) -> _View:
     view.stopped.sort(key=lambda t: (_ts(_stopped_at(t)), t.get("taskArn") or ""))
     for entry in evidence.get("logs") or []:
         tid = resource_id(entry.get("task_id") or entry.get("stream"))
+        if entry.get("essential") is False or is_sidecar({"name": entry.get("container")}):
+            view.sidecar_streams.setdefault(tid, set()).add(entry.get("container") or "")
         for ev in entry.get("events") or []:
             msg = ev.get("message") if isinstance(ev, dict) else ev[1] if isinstance(ev, list | tuple) else ev
             if msg:
@@ -222,14 +233,24 @@ def _task_fields(task: dict[str, Any], task_definition: dict[str, Any] | None) -
     definitions = (task_definition or {}).get("containerDefinitions") or []
     essential = {c.get("name"): c.get("essential", True) for c in definitions}
     containers = task.get("containers") or []
-    exits = [c.get("exitCode") for c in containers if c.get("exitCode") is not None and essential.get(c.get("name"), True)]
+    app = [c for c in containers if not is_sidecar(c)]
+    exits = [c.get("exitCode") for c in app if c.get("exitCode") is not None and essential.get(c.get("name"), True)]
     exit_code = next((x for x in exits if x != 0), exits[0] if exits else None)
+    failed = [c for c in containers if _failed(c)]
+    sidecars_only = bool(failed) and all(is_sidecar(c) for c in failed)
     return {
         "stop_code": [task.get("stopCode") or ""],
         "stopped_reason": [task.get("stoppedReason") or ""],
         "container_reason": [c.get("reason") or "" for c in containers],
         "exit_code": [str(exit_code)] if exit_code is not None else [],
+        "failed_sidecar": [f"{c.get('name')} {c.get('image') or ''}".strip() for c in failed] if sidecars_only else [],
     }
+
+
+def _failed(container: dict[str, Any]) -> bool:
+    """Unhealthy, or exited with a code of its own (0 is success, 137/143 is ECS stopping it)."""
+    return str(container.get("healthStatus") or "").upper() == "UNHEALTHY" or (
+        container.get("exitCode") not in (None, 0, 137, 143))
 
 
 def classify_task(task: dict[str, Any], task_definition: dict[str, Any] | None = None) -> TaskVerdict | None:
@@ -247,6 +268,8 @@ def classify_task(task: dict[str, Any], task_definition: dict[str, Any] | None =
                         quoted = f"{reason} (stopCode {text})" if reason else f"stopCode {text}"
                     elif where == "exit_code":
                         quoted = reason or f"container exited (stopCode {task.get('stopCode') or '?'})"
+                    elif where == "failed_sidecar":
+                        quoted = f"{reason or 'stopped'} (sidecar {text})"
                     else:
                         quoted = text
                     return TaskVerdict(task, rule, quoted, exit_code)
@@ -261,7 +284,7 @@ def _refine_with_logs(verdicts: list[TaskVerdict], view: _View) -> None:
     for v in verdicts:
         if v.rule and v.rule.refine_with_logs:
             peers[(v.rule.id, v.revision)].append(v)
-            hit = _best_log_match(view.logs.get(v.task_id, []), v.rule.refine_with_logs)
+            hit = _best_log_match(view.app_logs(v.task_id), v.rule.refine_with_logs)
             if hit:
                 v.log_rule, v.log_line = hit
     for group in peers.values():
@@ -338,6 +361,7 @@ class _Deployments:
     failing_ids: set[str]
     wrapper_signals: list[_Signal]          # what says a deployment failed
     triggered_alarms: list[str]
+    revisions: set[str] = field(default_factory=set)  # task definitions the failing deployments ran
 
     @property
     def active(self) -> bool:
@@ -345,7 +369,7 @@ class _Deployments:
 
 
 def _deployments(view: _View, events: list[_Signal]) -> _Deployments:
-    failing, signals, alarms = [], [], []
+    failing, signals, alarms, revisions = [], [], [], set()
     for d in view.deployments:
         hit = first_match("deployment", _deployment_text(d))
         if hit and hit[0].wrapper:
@@ -357,6 +381,10 @@ def _deployments(view: _View, events: list[_Signal]) -> _Deployments:
         hit = first_match("deployment", _service_deployment_text(sd))
         if hit and hit[0].wrapper:
             alarms += (sd.get("alarms") or {}).get("triggeredAlarmNames") or []
+            # a rollback may have left no trace in DescribeServices: the service revision names what failed
+            revision = revision_task_definition(view.evidence, sd.get("targetServiceRevision"))
+            if revision:
+                revisions.add(revision)
             reason = sd.get("statusReason") or ""
             signals.append(_Signal(hit[0], f"service deployment {resource_id(sd.get('serviceDeploymentArn'))}: "
                                            f"status {sd.get('status')}" + (f": {clip(reason, 200)}" if reason else "")))
@@ -369,7 +397,8 @@ def _deployments(view: _View, events: list[_Signal]) -> _Deployments:
     known = {d.get("id") for d in failing}
     failing += [d for d in view.deployments if d.get("id") in ids and d.get("id") not in known]
     failing.sort(key=lambda d: _ts(d.get("createdAt")), reverse=True)
-    return _Deployments(failing, ids, signals, sorted(set(alarms)))
+    revisions |= {d["taskDefinition"] for d in failing if d.get("taskDefinition")}
+    return _Deployments(failing, ids, signals, sorted(set(alarms)), revisions)
 
 
 def _metric_signals(view: _View) -> list[_Signal]:
@@ -491,18 +520,37 @@ def _dedupe(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def _placement_without_instances(h: _Hypothesis, view: _View) -> _Hypothesis:
-    """`unable to place a task` on a cluster with no ACTIVE instance means there is nowhere to place at all."""
-    if h.cause != "placement-insufficient-resources" or view.container_instances is None:
+def _placement_refined(h: _Hypothesis, view: _View) -> _Hypothesis:
+    """What the cluster's instances and the task definition say about a placement failure: `unable to place a task`
+    with no ACTIVE instance is nowhere to place at all, with every agent disconnected is the agent; a port taken
+    although the task asks for dynamic host ports means the instances ran out of ports."""
+    if h.cause == "port-conflict" and _dynamic_host_ports(view.taskdef(view.current_td)):
+        return _replaced(h, "F24e", view, "task definition: dynamic host ports only (hostPort 0), so no static port "
+                                          "can conflict")
+    if h.cause != "placement-insufficient-resources" or view.container_instances is None or not h.signals:
         return h
     if any(s.rule.id != "F24c" for s in h.signals):
         return h
-    if any(str(ci.get("status", "ACTIVE")).upper() == "ACTIVE" for ci in view.container_instances):
-        return h
-    rule = RULES_BY_ID["F25"]
-    lines = h.evidence + ["container instances: none ACTIVE in the cluster"]
-    return _Hypothesis(rule.cause, rule, rule.confidence * 0.95, _summarise(rule, view, count=len(h.signals)), lines,
-                       rule.severity, signals=h.signals)
+    active = [ci for ci in view.container_instances if str(ci.get("status", "ACTIVE")).upper() == "ACTIVE"]
+    if not active:
+        return _replaced(h, "F25", view, "container instances: none ACTIVE in the cluster")
+    if all(ci.get("agentConnected") is False for ci in active):
+        return _replaced(h, "F38", view, f"container instances: {len(active)} ACTIVE, none with its agent connected")
+    return h
+
+
+def _replaced(h: _Hypothesis, rule_id: str, view: _View, line: str) -> _Hypothesis:
+    rule = RULES_BY_ID[rule_id]
+    return _Hypothesis(rule.cause, rule, rule.confidence * 0.95, _summarise(rule, view, count=len(h.signals)),
+                       h.evidence + [line], rule.severity, signals=h.signals)
+
+
+def _dynamic_host_ports(task_definition: dict[str, Any] | None) -> bool:
+    """Bridge-mode port mappings that all leave the host port to ECS (hostPort 0 or absent)."""
+    if not task_definition or task_definition.get("networkMode") not in (None, "bridge"):
+        return False
+    mappings = [m for c in task_definition.get("containerDefinitions") or [] for m in c.get("portMappings") or []]
+    return bool(mappings) and all(not m.get("hostPort") for m in mappings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,11 +596,11 @@ def classify(evidence: dict[str, Any]) -> TriageResult:
 def _decide(view: _View, verdicts: list[TaskVerdict], events: list[_Signal], deployments: _Deployments,
             metric_signals: list[_Signal], alarm_signals: list[_Signal], other_alarms: list[str]) -> _Decision:
     failures = [v for v in verdicts if v.failure]
-    below = [v for v in failures if _belongs_to(v.task, deployments.failing, deployments.failing_ids)]
+    below = [v for v in failures if _belongs_to(v.task, deployments)]
     scope = below or failures
-    task_hyps = _task_hypotheses(scope, len(scope), view)
+    task_hyps = [_placement_refined(h, view) for h in _task_hypotheses(scope, len(scope), view)]
     other_task_hyps = _task_hypotheses([v for v in failures if v not in scope], len(failures), view)
-    event_hyps = [_placement_without_instances(h, view) for h in
+    event_hyps = [_placement_refined(h, view) for h in
                   _signal_hypotheses([s for s in events if not s.rule.wrapper and not s.rule.benign], view)]
     candidates = (
         [h for h in task_hyps if not h.rule.transient]
@@ -574,11 +622,10 @@ def _decide(view: _View, verdicts: list[TaskVerdict], events: list[_Signal], dep
     return _Decision(root, [], _revision_of(root))
 
 
-def _belongs_to(task: dict[str, Any], failing: list[dict[str, Any]], ids: set[str]) -> bool:
-    if task.get("startedBy") and task.get("startedBy") in ids:
+def _belongs_to(task: dict[str, Any], deployments: _Deployments) -> bool:
+    if task.get("startedBy") and task.get("startedBy") in deployments.failing_ids:
         return True
-    return any(task.get("taskDefinitionArn") and task.get("taskDefinitionArn") == d.get("taskDefinition")
-               for d in failing)
+    return bool(task.get("taskDefinitionArn")) and task.get("taskDefinitionArn") in deployments.revisions
 
 
 def _revision_of(h: _Hypothesis) -> str | None:
@@ -601,7 +648,7 @@ def _corroborate(root: _Hypothesis, events: list[_Signal], metric_signals: list[
             root.evidence += [s.line for s in memory][:2]
             root.confidence += 0.04
     if root.verdicts and deployments.failing and any(
-            _belongs_to(v.task, deployments.failing, deployments.failing_ids) for v in root.verdicts):
+            _belongs_to(v.task, deployments) for v in root.verdicts):
         root.confidence += 0.03
 
 
@@ -620,18 +667,18 @@ def _scaled_to_zero(view: _View) -> _Hypothesis | None:
 
 def _from_logs(view: _View, verdicts: list[TaskVerdict], deployments: _Deployments,
                alarm_signals: list[_Signal], other_alarms: list[str]) -> _Hypothesis | None:
-    """A failing deployment: its tasks' logs, any rule. Otherwise, with a symptom: running tasks' logs."""
+    """A failing deployment: its tasks' logs, any rule. Otherwise running tasks' logs: with a symptom, the causes a
+    running service shows; on a steady service, only an application denied its AWS calls (nothing else fails)."""
     if deployments.active:
-        revisions = {d.get("taskDefinition") for d in deployments.failing}
         tasks = [t for t in view.stopped + view.running_tasks
-                 if t.get("taskDefinitionArn") in revisions or t.get("startedBy") in deployments.failing_ids]
+                 if t.get("taskDefinitionArn") in deployments.revisions or t.get("startedBy") in deployments.failing_ids]
         causes, minimum = tuple(sorted({r.cause for r in rules_for("log")})), 1
     elif other_alarms or alarm_signals or view.running < view.desired:
         tasks, causes, minimum = view.running_tasks, _RUNNING_LOG_CAUSES, 2
     else:
-        return None
+        tasks, causes, minimum = view.running_tasks, _STEADY_LOG_CAUSES, 2
     lines = [(resource_id(t.get("taskArn")), line) for t in tasks
-             for line in (m for _, m in view.logs.get(resource_id(t.get("taskArn")), []))]
+             for line in (m for _, m in view.app_logs(resource_id(t.get("taskArn"))))]
     for rule in (r for r in rules_for("log") if r.cause in causes):
         hits = [(tid, line) for tid, line in lines if not is_low_level_log(line) and rule.search(line)]
         if len(hits) >= minimum:
@@ -779,26 +826,15 @@ def _newest_deployment(view: _View) -> dict[str, Any] | None:
 
 def _failing_revisions(verdicts: list[TaskVerdict], deployments: _Deployments) -> set[str]:
     revisions = {v.revision for v in verdicts if v.failure and v.revision}
-    revisions |= {d.get("taskDefinition") for d in deployments.failing if d.get("taskDefinition")}
-    return revisions
+    return revisions | deployments.revisions
 
 
 def _rollback_target(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
                      deployments: _Deployments) -> str | None:
-    """The last revision that ran healthy: a COMPLETED deployment, a revision still running, the previous one."""
-    bad = _failing_revisions(verdicts, deployments) | {view.current_td, decision.failing_revision}
-    bad_short = {short_name(r) for r in bad if r}
-    candidates = [d.get("taskDefinition") for d in view.deployments
-                  if d.get("rolloutState") == "COMPLETED" and d not in deployments.failing]
-    candidates += sorted({t.get("taskDefinitionArn") for t in view.running_tasks if t.get("taskDefinitionArn")},
-                         key=lambda arn: -_revision_number(arn))
-    candidates.append(view.previous_td)
-    return next((short_name(c) for c in candidates if c and short_name(c) not in bad_short), None)
-
-
-def _revision_number(arn: str) -> int:
-    tail = short_name(arn).rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
+    """The last revision that ran healthy (diagnosis/revisions.py), never one that fails here."""
+    failing = _failing_revisions(verdicts, deployments) | {decision.failing_revision}
+    healthy = last_healthy_revision(view.evidence, failing)
+    return short_name(healthy.arn) if healthy else None
 
 
 def _introduced_by_deployment(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
@@ -848,7 +884,8 @@ def _actions(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
                                 rationale=f"Transient or platform-driven ({cause}): ECS replaces the tasks by itself. "
                                           f"{root.rule.remediation}")]
     target = _rollback_target(view, decision, verdicts, deployments)
-    if target and _introduced_by_deployment(view, decision, verdicts, deployments):
+    revision_borne = taxonomy.categories().get(cause, {}).get("plan") == "rollback"
+    if target and revision_borne and _introduced_by_deployment(view, decision, verdicts, deployments):
         failing = short_name(decision.failing_revision or (_newest_deployment(view) or {}).get("taskDefinition"))
         return [SuggestedAction(action="rollback", params={"taskDefinition": target},
                                 rationale=f"{cause} began with revision {failing}; rolling back to {target}, the last "
@@ -856,8 +893,9 @@ def _actions(view: _View, decision: _Decision, verdicts: list[TaskVerdict],
                                           f"{root.rule.remediation}")]
     already = (decision.failing_revision and view.current_td
                and short_name(decision.failing_revision) != short_name(view.current_td))
-    prefix = (f"ECS already runs {short_name(view.current_td)} again, not the failing revision. "
-              if already else "No deployment introduced this, so a rollback would not help. ")
+    prefix = (f"ECS already runs {short_name(view.current_td)} again, not the failing revision. " if already
+              else "A rollback does not change this. " if not revision_borne
+              else "No deployment introduced this, so a rollback would not help. ")
     return [SuggestedAction(action="none", requires_approval=False,
                             rationale=f"{prefix}A person must fix it: {root.rule.remediation}")]
 

@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .signals import TASKS, normalise
+from .signals import SIDECAR_CONTAINER, TASKS, normalise
 
 Where = Literal[
     "stop_code", "stopped_reason", "container_reason", "exit_code",  # a stopped task
+    "failed_sidecar",  # "NAME IMAGE" of a sidecar container that failed while the app's containers did not
     "deployment",      # rolloutState/failedTasks/rolloutStateReason, service deployment status/reason
     "service_event",   # service event message, prefix stripped
     "log",             # one application log line
@@ -32,9 +33,11 @@ Where = Literal[
 ]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
-TASK_FIELDS: tuple[Where, ...] = ("stop_code", "stopped_reason", "container_reason", "exit_code")
+TASK_FIELDS: tuple[Where, ...] = ("stop_code", "stopped_reason", "container_reason", "exit_code", "failed_sidecar")
 _REASONS: tuple[Where, ...] = ("stopped_reason", "container_reason")
 _START_FAILURE: tuple[Where, ...] = ("stopped_reason", "container_reason", "service_event")
+# placement reasons arrive as service events, and as stopped reasons ("TaskFailedToStart: RESOURCE:MEMORY")
+_PLACEMENT: tuple[Where, ...] = ("service_event", "stopped_reason")
 
 # What an application's logs can reveal about why its container exited.
 APP_EXIT_REFINEMENTS = ("image-platform-mismatch", "missing-config", "task-role-access-denied",
@@ -80,10 +83,11 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          "{count} of {total} stopped tasks were Spot tasks interrupted by AWS.",
          "Transient: the service replaces them. If it recurs, add an on-demand base to the capacity provider strategy.",
          transient=True, confidence=0.9),
-    Rule("F35c", "spot-interruption", ("stopped_reason",), _p(r"Host EC2 \(instance [^)]*\) terminated"), 102, "medium",
-         "{count} of {total} stopped tasks lost their EC2 host (instance terminated).",
-         "Transient: the service replaces them. Spread instances across AZs and mix on-demand capacity.",
-         transient=True, confidence=0.75),
+    Rule("F35c", "host-instance-stopped", ("stopped_reason",), _p(r"Host EC2 \(instance [^)]*\) (?:terminated|stopped)"),
+         102, "medium",
+         "{count} of {total} stopped tasks lost their EC2 host (the instance was stopped or terminated).",
+         "Transient: the service replaces them. Find why the instance went away (ASG scale-in or health replacement, "
+         "a person); spread instances across AZs.", transient=True, confidence=0.8),
     Rule("F36", "platform-maintenance", ("stopped_reason",),
          _p(r"ECS is performing maintenance on the underlying infrastructure|task retirement|scheduled for retirement"), 110, "low",
          "{count} of {total} stopped tasks were retired by AWS for infrastructure maintenance.",
@@ -99,6 +103,13 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          "{count} of {total} stopped tasks had a container killed for exceeding its memory limit (OutOfMemoryError).",
          "Roll back if a new revision lowered memory or leaks; otherwise raise the container/task memory limit.",
          confidence=0.95),
+
+    # ---- a mesh sidecar failed while the application did not -------------------------------------------
+    Rule("F44", "sidecar-failed", ("failed_sidecar",), SIDECAR_CONTAINER, 250, "high",
+         "{count} of {total} stopped tasks were stopped because their Service Connect / App Mesh sidecar failed, not "
+         "the application.",
+         "Fix the sidecar: give the task enough CPU/memory for it, check the Envoy/agent version and the mesh or "
+         "Service Connect configuration; roll back if a new revision changed it.", confidence=0.85),
 
     # ---- health checks (exit 137/143 after these is the stop, not the cause: F03) ---------------------
     Rule("F22", "elb-health-check-failed", ("stopped_reason",), _p(r"failed ELB health checks"), 300, "high",
@@ -137,6 +148,12 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          _p(r"no space left on device|Thin Pool has \d+ free data blocks|ENOSPC"), 420, "high",
          "{count} of {total} stopped tasks ran out of disk space.",
          "Raise ephemeralStorage (Fargate) or clean/enlarge the instance volume (EC2).", confidence=0.9),
+    Rule("F43", "vpc-dns-resolution", _START_FAILURE,
+         _p(r"lookup [\w.-]+\.amazonaws\.com(?:\.cn)?(?: on [\d.:\[\]]+)?: no such host"
+            r"|Failed to resolve \"?[\w.-]+\.amazonaws\.com"), 422, "critical",
+         "{count} of {total} stopped tasks could not resolve AWS endpoint names (VPC DNS resolution).",
+         "Enable DNS resolution and DNS hostnames on the VPC (enableDnsSupport, enableDnsHostnames), then retry.",
+         confidence=0.85),
     Rule("F08", "image-pull-access-denied", _START_FAILURE,
          _p(r"Check that the role has the permissions to pull images|not authorized to perform:? ecr:"), 425, "critical",
          "{count} of {total} stopped tasks were not allowed to pull their image (ECR permissions).",
@@ -167,6 +184,12 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          "{count} of {total} stopped tasks could not read their secrets or registry auth at start.",
          "Check the execution role's access to the referenced secrets and the task's network path to them.",
          confidence=0.6),
+    Rule("F07d", "image-not-found", _START_FAILURE,
+         _p(r"repository does not exist or may require '?docker login|manifest for \S+ not found"), 448, "critical",
+         "{count} of {total} stopped tasks name an image the registry does not know (no such repository or tag, or a "
+         "private one without credentials).",
+         "Check the image reference (registry, repository, tag) in the task definition; if it is private, configure "
+         "repositoryCredentials. Roll back to the last revision whose image pulls.", confidence=0.75),
     Rule("F08b", "image-pull-access-denied", _START_FAILURE,
          _p(_CANNOT_PULL + r".*?(?:pull access denied|no basic auth credentials|401 Unauthorized|AccessDenied|403 Forbidden"
             r"|unauthorized:|authentication required)"), 450, "critical",
@@ -180,10 +203,18 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          "{count} of {total} stopped tasks point at an image or tag that does not exist.",
          "Roll back to the last revision whose image exists, or push the image / fix the image reference.",
          confidence=0.95),
-    Rule("F09", "image-pull-network", _START_FAILURE, _p(_CANNOT_PULL + r".*?" + _NET), 460, "critical",
+    Rule("F09", "image-pull-network", _START_FAILURE,
+         _p(_CANNOT_PULL + r".*?" + _NET + r"|The task can't pull the image\. Check your network configuration"
+            r"|" + _CANNOT_PULL + r":? API error$|pull command failed: panic: runtime error"
+            r"|error pulling image conf"), 460, "critical",
          "{count} of {total} stopped tasks had no network path to the image registry.",
          "Add a NAT gateway or VPC endpoints (ecr.api, ecr.dkr and the S3 gateway), or assign a public IP; "
          "allow outbound 443.", confidence=0.9),
+    Rule("F08c", "image-pull-access-denied", _START_FAILURE,
+         _p(r"failed to copy: httpRead(?:er)?Seeker: failed open: unexpected status code(?! \S+ 404)"), 462,
+         "critical", "{count} of {total} stopped tasks were refused their image by the registry.",
+         "Check the execution role's pull permissions and the registry credentials; check that the image exists.",
+         confidence=0.6),
     Rule("F07c", "image-not-found", _START_FAILURE, _p(_CANNOT_PULL), 465, "critical",
          "{count} of {total} stopped tasks could not pull their image.",
          "Check that the image reference exists and is pullable; roll back to the last working revision.",
@@ -191,6 +222,11 @@ RULES: tuple[Rule, ...] = tuple(sorted((
     Rule("F06b", "image-platform-mismatch", _REASONS, _p(r"exec format error"), 470, "critical",
          "{count} of {total} stopped tasks run an image built for another CPU architecture (exec format error).",
          "Build a multi-arch image or set runtimePlatform.cpuArchitecture to match the image.", confidence=0.9),
+    Rule("F02b", "container-oom", _REASONS, _p(r"CannotStartContainerError: failed to get container status"), 472,
+         "critical", "{count} of {total} stopped tasks could not start their container (failed to get container "
+         "status), which AWS documents as the container exceeding its memory.",
+         "Raise the container's memory in the task definition; roll back if a new revision lowered it.",
+         confidence=0.6),
     Rule("F06", "bad-entrypoint", _REASONS,
          _p(r"CannotStartContainerError|executable file not found|OCI runtime (?:create|exec) failed"
             r"|exec: \S+: (?:no such file or directory|permission denied)"), 475, "critical",
@@ -204,7 +240,7 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          transient=True, confidence=0.85),
     Rule("F19", "subnet-ip-exhaustion", _START_FAILURE,
          _p(r"InsufficientFreeAddressesInSubnet|(?:does not have|not) enough free addresses|insufficient free addresses"
-            r"|ENI attachment points|RESOURCE:ENI"), 485, "high",
+            r"|Unexpected EC2 error while attempting to Create Network Interface"), 485, "high",
          "The task subnets have no free IP addresses / ENI capacity ({count} signals).",
          "Add or enlarge subnets (more AZs), enable awsvpcTrunking, or lower maximumPercent during deployments.",
          confidence=0.9),
@@ -214,11 +250,16 @@ RULES: tuple[Rule, ...] = tuple(sorted((
          "{count} of {total} stopped tasks hit a container runtime timeout.",
          "Transient on Fargate: retry. On EC2 check the instance's Docker/containerd health and image size.",
          transient=True, confidence=0.85),
-    Rule("F21", "runtime-timeout", _REASONS,
+    Rule("F21", "container-runtime-error", _REASONS,
          _p(r"CannotInspectContainerError|CannotStopContainerError|CannotCreateVolumeError|ContainerRuntimeError"
-            r"|CannotCreateContainerError|^InternalError\b"), 495, "medium",
-         "{count} of {total} stopped tasks hit a container runtime/platform error.",
-         "Retry; on EC2 check the Docker daemon's load. Escalate to AWS Support if it persists.",
+            r"|CannotCreateContainerError"), 495, "medium",
+         "{count} of {total} stopped tasks hit a container runtime error (the runtime could not inspect, stop or "
+         "create a container).",
+         "Transient: retry; on EC2 check the Docker/containerd daemon's load and the instance. Escalate to AWS Support "
+         "if it persists.", transient=True, confidence=0.75),
+    Rule("F18b", "eni-provisioning-timeout", _REASONS, _p(r"^InternalError\b"), 496, "medium",
+         "{count} of {total} stopped tasks failed with an InternalError while their network interface was attached.",
+         "Usually transient: ECS retries. If it persists, check subnet free IPs and ENI limits/trunking.",
          transient=True, confidence=0.6),
     Rule("F29", "role-assumption-failed", _START_FAILURE,
          _p(r"unable to assume the role|IAM (?:permissions policies|trust relationship) (?:has|have) been misconfigured"),
@@ -229,7 +270,7 @@ RULES: tuple[Rule, ...] = tuple(sorted((
 
     # ---- benign stops (F37) and stop codes that only say who stopped the task ------------------------
     Rule("F37", "healthy", ("stopped_reason",),
-         _p(r"Scaling activity initiated by|deregistration forced by user|DRAINING|Host EC2 \(instance [^)]*\) stopped"),
+         _p(r"Scaling activity initiated by|deregistration forced by user|DRAINING"),
          600, "info", "{count} of {total} stopped tasks were routine replacements or scale-in (not failures).",
          "None.", benign=True, confidence=0.9),
     Rule("F37b", "task-stopped-by-user", ("stopped_reason",), _p(r"Task stopped by user"), 605, "low",
@@ -270,7 +311,7 @@ RULES: tuple[Rule, ...] = tuple(sorted((
     # ---- deployments (wrappers: the cause is one level down) ------------------------------------------
     Rule("F30", "deployment-failing", ("deployment", "service_event"),
          _p(rf"circuit breaker: {TASKS} failed to start|deployment failed: {TASKS} failed to start"
-            r"|could not launch \d+ tasks for deployment|rolloutState=FAILED"
+            r"|could not launch \S+ tasks? for deployment|rolloutState=FAILED"
             r"|rolloutState=(?:IN_PROGRESS|NONE) failedTasks=[1-9]|status=(?:FAILED|STOPPED)\b"),
          900, "high", "A deployment is failing (circuit breaker / failed tasks).",
          "Look one level down: the stopped tasks of that deployment name the cause.", wrapper=True, confidence=0.9),
@@ -286,11 +327,25 @@ RULES: tuple[Rule, ...] = tuple(sorted((
     Rule("F34", "deployment-failing", ("service_event",), _p(rf"is unable to consistently start {TASKS} successfully"),
          915, "high", "ECS reports it cannot start tasks consistently (start impaired).",
          "Look at the recent stopped tasks for the reason.", wrapper=True, confidence=0.7),
-    Rule("F33", "deployment-failing", ("service_event",),
+
+    # ---- service events (scheduler) -------------------------------------------------------------------
+    Rule("F33", "deployment-configuration-blocking", ("service_event",),
          _p(r"unable to stop or start tasks during a deployment because of the service deployment configuration"), 920,
-         "high", "The deployment configuration blocks the deployment (minimumHealthyPercent/maximumPercent).",
+         "high", "The deployment configuration lets the scheduler neither stop nor start a task "
+         "(minimumHealthyPercent/maximumPercent) ({count} service events).",
          "Let the scheduler stop or start at least one task: adjust minimumHealthyPercent or maximumPercent.",
-         wrapper=True, confidence=0.8),
+         confidence=0.9),
+    Rule("F40", "protected-tasks-block-scale-in", ("service_event",),
+         _p(r"number of protected tasks (?:are|is) more than the desired count|DEPLOYMENT_BLOCKED"), 925, "high",
+         "Protected tasks exceed the desired count, so the service cannot scale in or finish its deployment "
+         "({count} service events).",
+         "Unset task protection (UpdateTaskProtection protectionEnabled=false) on tasks that may stop, wait for it to "
+         "expire, or raise the desired count above the number of protected tasks.", confidence=0.9),
+    Rule("F34b", "ecs-api-throttled", ("service_event",),
+         _p(r"operations are being throttled|ECS_OPERATION_THROTTLED|SERVICE_DISCOVERY_OPERATION_THROTTLED"), 930,
+         "medium", "ECS throttles the service's operations ({count} service events).",
+         "Transient: ECS retries. Lower the churn (concurrent deployments, scale-outs, RunTask bursts) or request an "
+         "API rate quota increase.", transient=True, confidence=0.85),
 
     # ---- service events (placement) -----------------------------------------------------------------
     Rule("F22b", "elb-health-check-failed", ("service_event",),
@@ -301,31 +356,55 @@ RULES: tuple[Rule, ...] = tuple(sorted((
     Rule("F23b", "container-health-check-failed", ("service_event",), _p(r"failed container health checks"), 1005,
          "high", "Tasks fail their container health check ({count} service events).",
          "Fix the healthCheck command and its timing; roll back if a new revision caused it.", confidence=0.85),
-    Rule("F24b", "port-conflict", ("service_event",), _p(r"already using a port|RESOURCE:PORTS"), 1010, "high",
-         "Tasks cannot be placed: the host port they need is already in use ({count} service events).",
+    Rule("F24b", "port-conflict", _PLACEMENT, _p(r"already using a port|RESOURCE:PORTS|Not enough ports"), 1010,
+         "high", "Tasks cannot be placed: the host port they need is already in use ({count} signals).",
          "Use dynamic host ports (hostPort 0) or the awsvpc network mode.", confidence=0.9),
-    Rule("F24", "placement-insufficient-resources", ("service_event",),
-         _p(r"insufficient (?:CPU|memory|GPU)|RESOURCE:(?:CPU|MEMORY|GPU)"), 1015, "high",
-         "Tasks cannot be placed: no container instance has enough free CPU/memory ({count} service events).",
+    Rule("F24e", "host-port-exhaustion", _PLACEMENT,
+         _p(r"Too many ports registered|maximum allowed reserved port limit"), 1011, "high",
+         "Tasks cannot be placed: the container instances have no host ports left ({count} signals).",
+         "Add container instances or lower the tasks per instance; awsvpc tasks do not use host ports.",
+         confidence=0.85),
+    Rule("F19b", "eni-attachment-limit", _PLACEMENT,
+         _p(r"RESOURCE:ENI|ENI attachment points|network interface attachment points"), 1012, "high",
+         "Tasks cannot be placed: the container instances have no free network interface attachment points "
+         "({count} signals).",
+         "Opt in to awsvpcTrunking and use supported instance types, or add container instances.", confidence=0.9),
+    Rule("F24", "placement-insufficient-resources", _PLACEMENT,
+         _p(r"insufficient (?:CPU|memory|GPU)|RESOURCE:(?:CPU|MEMORY|GPU)"
+            r"|Unable to attach network interface to unused device index"), 1015, "high",
+         "Tasks cannot be placed: no container instance has enough free CPU/memory ({count} signals).",
          "Add capacity (ASG / capacity provider managed scaling) or lower the task size.", confidence=0.9),
-    Rule("F25", "placement-no-instances", ("service_event",),
-         _p(r"No Container Instances were found|no container instances (?:in|were)|encountered error \"?AGENT|"
-            r"Timed out waiting for Amazon ECS Agent"), 1020, "critical",
-         "Tasks cannot be placed: the cluster has no usable container instances ({count} service events).",
+    Rule("F38", "agent-disconnected", _PLACEMENT,
+         _p(r"encountered error \"?AGENT|TaskFailedToStart: AGENT\b|Timed out waiting for Amazon ECS Agent"
+            r"|(?-i:^AGENT$)"), 1018, "critical",
+         "Tasks cannot be placed: the ECS agent on the container instances is disconnected ({count} signals).",
+         "Restart the agent (sudo systemctl restart ecs) and read /var/log/ecs/ecs-agent.log; check the instance "
+         "profile and the network path to ECS, or replace the instance.", confidence=0.9),
+    Rule("F25", "placement-no-instances", _PLACEMENT,
+         _p(r"No Container Instances were found|no container instances (?:in|were)|NO ACTIVE INSTANCES"
+            r"|EMPTY CAPACITY PROVIDER"), 1020, "critical",
+         "Tasks cannot be placed: the cluster has no usable container instances ({count} signals).",
          "Register instances: fix the capacity provider / ASG (desired > 0), ECS_CLUSTER in user data and the "
          "instance profile.", confidence=0.9),
-    Rule("F26", "capacity-unavailable", ("service_event",),
+    Rule("F24d", "placement-constraint-unmet", _PLACEMENT,
+         _p(r"placement constraint unsatisfied|missing (?:an |a )?(?:required )?attribute|(?-i:\bATTRIBUTE\b)"
+            r"|(?-i:\bLOCATION\b)|not compatible with the selected compute strategy"), 1022, "high",
+         "Tasks cannot be placed: no container instance satisfies the placement constraints or required attributes "
+         "({count} signals).",
+         "Relax the placement constraint, or register instances with the required attribute in the service's "
+         "subnets/AZs.", confidence=0.85),
+    Rule("F26", "capacity-unavailable", _PLACEMENT,
          _p(r"Capacity is unavailable at this time|RESOURCE:FARGATE|Reason: Internal error"), 1025, "high",
-         "AWS has no capacity for the tasks right now ({count} service events).",
+         "AWS has no capacity for the tasks right now ({count} signals).",
          "Transient: retry, add subnets in more AZs, or fall back from Spot to on-demand.",
          transient=True, confidence=0.85),
-    Rule("F27", "quota-exceeded", ("service_event",),
+    Rule("F27", "quota-exceeded", _PLACEMENT,
          _p(r"reached the limit on the number of|configuration is above your limit|provisioning capacity limit was exceeded"),
-         1030, "high", "An account quota stops new tasks ({count} service events).",
+         1030, "high", "An account quota stops new tasks ({count} signals).",
          "Request a Service Quotas increase or lower concurrency.", confidence=0.9),
-    Rule("F24c", "placement-insufficient-resources", ("service_event",),
-         _p(r"unable to place a task because no container instance met all of its requirements|missing an attribute"),
-         1035, "high", "Tasks cannot be placed on the cluster's instances ({count} service events).",
+    Rule("F24c", "placement-insufficient-resources", _PLACEMENT,
+         _p(r"unable to place a task because no container instance met all of its requirements"),
+         1035, "high", "Tasks cannot be placed on the cluster's instances ({count} signals).",
          "Add capacity or relax the placement constraints/attributes.", confidence=0.65),
 
     # ---- application logs (read for tasks whose container exited on its own) -------------------------
@@ -340,7 +419,17 @@ RULES: tuple[Rule, ...] = tuple(sorted((
             r"|undefined environment variable|\benv(?:ironment)? var(?:iable)? \S+ (?:is )?(?:not set|missing|required)"
             r"|Missing required (?:key|property|parameter)|must be set\b|is not set\b"
             r"|validation errors? for \w*(?:Settings|Config)|required key \S+ missing|Could not resolve placeholder"
-            r"|key not found: \"?[A-Z][A-Z0-9_]+"), 1105, "critical",
+            r"|key not found: \"?[A-Z][A-Z0-9_]+"
+            # shells: set -u, ${VAR:?}
+            r"|: unbound variable\b|\bparameter (?:null or )?not set\b"
+            # Node (envalid, dotenv-safe), Python (decouple), Rust (std::env::var), .NET, Spring, Rails, Laravel
+            r"|Missing environment variables?|MissingEnvVarsError|UndefinedValueError|not found\. Declare it as envvar"
+            r"|on an `Err` value: NotPresent|Value cannot be null\. \(Parameter '\w*(?:[Cc]onnection|[Kk]ey|[Ss]ecret)"
+            r"|ConnectionString property has not been initialized|Failed to configure a DataSource"
+            r"|Failed to bind properties under|Missing `?secret_key_base|No application encryption key has been specified"
+            # official database images
+            r"|superuser password is not specified|password option is not specified"
+            r"|You need to specify one of the following as an environment variable"), 1105, "critical",
          "The application exits because a setting is missing or invalid (logs name it).",
          "Restore the setting (environment/secrets in the task definition) or roll back to the last good revision.",
          confidence=0.9),
@@ -416,6 +505,6 @@ def first_match(where: Where, text: object) -> tuple[Rule, re.Match[str]] | None
 
 _BY_WHERE: dict[str, tuple[Rule, ...]] = {
     w: tuple(r for r in RULES if w in r.where)
-    for w in ("stop_code", "stopped_reason", "container_reason", "exit_code", "deployment", "service_event", "log",
-              "metric", "alarm", "service_state")
+    for w in ("stop_code", "stopped_reason", "container_reason", "exit_code", "failed_sidecar", "deployment",
+              "service_event", "log", "metric", "alarm", "service_state")
 }
