@@ -64,7 +64,7 @@ def world(entry: dict) -> dict:
 def check(entry: dict) -> None:
     result = classify(world(entry))
     expected = entry["expected"]
-    if taxonomy.categories()[expected]["kind"] == "symptom":
+    if taxonomy.categories()[expected].kind == "symptom":
         assert expected in [f.category for f in result.findings], result.findings
         assert result.root_cause.category != expected
     else:
