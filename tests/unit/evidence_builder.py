@@ -62,6 +62,7 @@ class EvidenceBuilder:
         cd.update(container)
         self.taskdefs[revision] = {"taskDefinitionArn": self.td_arn(revision), "family": self.service,
                                    "revision": revision, "cpu": cpu, "memory": memory, "status": "ACTIVE",
+                                   "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{self.service}-execution",
                                    "containerDefinitions": [cd]}
         return self
 
@@ -209,6 +210,16 @@ class EvidenceBuilder:
             "errors": [],
             "stats": {"api_calls": 0, "duration_ms": 0},
         })
+
+
+def placement_world(service: str = "reports", agents_connected: bool = True) -> EvidenceBuilder:
+    """An EC2 service running 2 of its 4 tasks on two container instances: where placement failures show."""
+    b = EvidenceBuilder(service=service, desired=4, running=2, launch_type="EC2")
+    b.instance(agent_connected=agents_connected).instance(agent_connected=agents_connected)
+    b.deployment(3, age=20)
+    b.running_task(3)
+    b.running_task(3)
+    return b
 
 
 def failing_deploy(service: str = "api", new: int = 12, old: int = 11, failed: int = 3, desired: int = 2,

@@ -9,7 +9,7 @@ import pytest
 
 from agents.aws_ecs_service.diagnosis import taxonomy
 from agents.aws_ecs_service.diagnosis.classifier import classify
-from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy
+from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy, placement_world
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 DOCUMENTED = json.loads((CORPUS / "documented_failures.json").read_text())["entries"]
@@ -36,11 +36,7 @@ def world(entry: dict) -> dict:
     if where == "rollout_reason":
         return failing_deploy(rollout="FAILED", reason=text).build()
     if where == "service_event":
-        b = EvidenceBuilder(desired=4, running=2, launch_type="EC2")
-        b.instance().instance()
-        b.deployment(3, age=20)
-        b.running_task(3)
-        b.running_task(3)
+        b = placement_world(service="api")
         for age in (19, 13, 7, 1):
             b.event(text, age=age)
         return b.build()

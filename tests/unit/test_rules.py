@@ -303,6 +303,19 @@ CASES = [
     ("A01", "alarm", " prod-api-cpu"),
     ("A02", "alarm", "MemoryUtilization api-memory-high"),
     ("S01", "service_state", "desiredCount=0 runningCount=0 pendingCount=0"),
+    ("E01", "target_health", "unhealthy Target.ResponseCodeMismatch Health checks failed with these codes: [404]"),
+    ("E01", "target_health", "unhealthy Target.Timeout Request timed out"),
+    ("E01", "target_health", "unused Target.NotInUse Target group is not configured to receive traffic from the load "
+                             "balancer"),
+    ("I01", "image_check", f"ImageNotFound {ECR}/api:v2.4.1 (api:48)"),
+    ("I01", "image_check", f"RepositoryNotFound {ECR}/team/api:v1 (api:3)"),
+    ("I02", "image_check", f"platform mismatch {ECR}/api:v2 (api:48): the image index has linux/arm64 platforms, the "
+                           f"tasks run linux/amd64"),
+    ("I03", "image_check", f"no execution role {ECR}/api:v2 (api:48): Fargate pulls private ECR images with it"),
+    ("N01", "network_path", "subnet subnet-0a1b (us-east-1a): 0 free IP addresses"),
+    ("N02", "network_path", "vpc vpc-0123: DNS resolution disabled (enableDnsSupport false)"),
+    ("C01", "stack", "UPDATE_ROLLBACK_COMPLETE Resource handler returned message: \"Error occurred during operation "
+                     "'ECS Deployment Circuit Breaker was triggered'.\""),
     ("F42", "service_event", "(service api) has reached a steady state."),
     ("F42", "service_event", "(service api) (deployment ecs-svc/1) deployment completed."),
     ("F42", "deployment", "rolloutState=COMPLETED failedTasks=0 ECS deployment ecs-svc/1 completed."),
@@ -469,6 +482,10 @@ def test_unrelated_texts_match_nothing():
     assert _match("alarm", "HTTPCode_Target_5XX_Count api-5xx") is None
     assert _match("log", "INFO starting worker pool size=32") is None
     assert _match("exit_code", "") is None
+    assert _match("target_health", "initial Elb.RegistrationInProgress Target registration is in progress") is None
+    assert _match("image_check", f"found {ECR}/api:v1 (api:1)") is None
+    assert _match("network_path", "subnet subnet-0a1b (us-east-1a): 250 free IP addresses") is None
+    assert _match("stack", "UPDATE_COMPLETE") is None
     assert _match("stopped_reason", "") is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.aws_ecs_service.diagnosis.classifier import classify
-from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy
+from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy, placement_world
 
 
 def triage(b: EvidenceBuilder):
@@ -150,15 +150,6 @@ def test_pull_errors_mixing_access_and_existence_words(reason, cause):
 # ---- documented failures that had no cause id --------------------------------------------------------------
 
 
-def _placement_service(*, agents: bool = True) -> EvidenceBuilder:
-    b = EvidenceBuilder(service="reports", desired=4, running=2, launch_type="EC2")
-    b.instance(agent_connected=agents).instance(agent_connected=agents)
-    b.deployment(3, age=20)
-    b.running_task(3)
-    b.running_task(3)
-    return b
-
-
 NEW_CAUSE_EVENTS = [
     ("agent-disconnected", 'service reports was unable to place a task because no container instance met all of its '
                            'requirements. The closest matching container-instance 5f6a1c2e encountered error "AGENT".'),
@@ -179,7 +170,7 @@ NEW_CAUSE_EVENTS = [
 
 @pytest.mark.parametrize("cause,message", NEW_CAUSE_EVENTS, ids=[c[0] for c in NEW_CAUSE_EVENTS])
 def test_documented_service_event_with_its_own_cause(cause, message):
-    b = _placement_service()
+    b = placement_world()
     for age in (18, 9, 2):
         b.event(message, age=age)
     r = triage(b)
@@ -188,7 +179,7 @@ def test_documented_service_event_with_its_own_cause(cause, message):
 
 
 def test_unable_to_place_with_every_agent_disconnected():
-    b = _placement_service(agents=False)
+    b = placement_world(agents_connected=False)
     b.event("service (reports) was unable to place a task because no container instance met all of its "
             "requirements.", age=3)
     r = triage(b)

@@ -27,14 +27,17 @@ class Decision:
 
 
 def decide(analysis: Analysis) -> Decision:
-    proposed = [(h.tier, place, order, h) for place, analyzer in enumerate(ANALYZERS)
-                for order, h in enumerate(analyzer.propose(analysis))]
+    proposed = []
+    for place, analyzer in enumerate(ANALYZERS):
+        for order, h in enumerate(analyzer.propose(analysis)):
+            h.source = analyzer.source
+            proposed.append((h.tier, place, order, h))
     ranked = [h for *_, h in sorted(proposed, key=lambda p: p[:3])]
     contenders = [h for h in ranked if h.tier < Tier.ALSO]
     root = contenders[0] if contenders else _healthy(analysis)
     others: list[Hypothesis] = []
     if root.tier <= Tier.TRANSIENT:
-        _corroborate(root, analysis)
+        _corroborate(root, ranked, analysis)
         others = [h for h in ranked if h.tier in (Tier.FAILURE, Tier.TRANSIENT, Tier.ALSO) and h.cause != root.cause]
     return Decision(root, others, _revision_of(root), _recovered(analysis, root))
 
@@ -60,11 +63,12 @@ def _healthy(analysis: Analysis) -> Hypothesis:
     return Hypothesis("healthy", rule, confidence, summary + ".", lines, "info", Tier.ALSO)
 
 
-def _corroborate(root: Hypothesis, analysis: Analysis) -> None:
-    """Independent signals that agree with the root cause raise its confidence and join its evidence."""
-    agreeing = [s for s in analysis.event_signals if s.rule.cause == root.cause and not root.signals]
-    if agreeing:
-        root.evidence += list(dict.fromkeys(s.line for s in agreeing))[:2]
+def _corroborate(root: Hypothesis, ranked: list[Hypothesis], analysis: Analysis) -> None:
+    """Independent sources that agree with the root cause raise its confidence and join its evidence."""
+    agreeing = [h for h in ranked if h.cause == root.cause and h.source != root.source]
+    for source in dict.fromkeys(h.source for h in agreeing):
+        lines = [line for h in agreeing if h.source == source for line in h.evidence]
+        root.evidence += [line for line in dict.fromkeys(lines) if line not in root.evidence][:2]
         root.confidence += 0.05
     if any(v.log_rule and not v.inherited_logs for v in root.verdicts):
         root.confidence += 0.04
@@ -88,5 +92,5 @@ def _recovered(analysis: Analysis, root: Hypothesis) -> bool:
 
 
 def _revision_of(h: Hypothesis) -> str | None:
-    revisions = Counter(v.revision for v in h.verdicts if v.revision)
+    revisions = Counter([v.revision for v in h.verdicts if v.revision] + [s.revision for s in h.signals if s.revision])
     return revisions.most_common(1)[0][0] if revisions else None

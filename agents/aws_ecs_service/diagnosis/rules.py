@@ -10,6 +10,7 @@ matching rule wins, which encodes the reference's signal order (stop code -> sto
 Flags: `benign` stops are expected (scale-in, user stops, maintenance) and never become a
 root cause of a different kind; `transient` causes clear by themselves; `wrapper` rules
 (circuit breaker, alarm rollback) only say a deployment failed: the cause is one level down.
+`ambiguous` texts fit more than one cause (an ECR image check decides).
 `refine_with_logs` lists the causes the failing task's own logs may turn the verdict into.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Rule:
     benign: bool = False
     transient: bool = False
     wrapper: bool = False
+    ambiguous: bool = False
     confidence: float = 0.85  # how much this signal alone says about the cause
     threshold: float | None = None  # metric rules: fire when the last 3 datapoints are all at or above it
     refine_with_logs: tuple[str, ...] = ()
@@ -55,7 +57,7 @@ def _compile() -> tuple[Rule, ...]:
                 pattern=re.compile(r.pattern, 0 if r.case_sensitive else re.IGNORECASE),
                 priority=r.priority, severity=r.severity, summary=r.summary,
                 remediation=r.remediation or cause.remediation, benign=r.benign, transient=r.transient,
-                wrapper=r.wrapper, confidence=r.confidence, threshold=r.threshold,
+                wrapper=r.wrapper, ambiguous=r.ambiguous, confidence=r.confidence, threshold=r.threshold,
                 refine_with_logs=tuple(found.log_refinements[r.refine_with_logs]) if r.refine_with_logs else (),
             ))
     return tuple(sorted(rules, key=lambda r: r.priority))
@@ -66,6 +68,11 @@ RULES_BY_ID = {r.id: r for r in RULES}
 _BY_WHERE: dict[str, tuple[Rule, ...]] = {
     where: tuple(r for r in RULES if where in r.where) for where in {w for r in RULES for w in r.where}
 }
+
+
+def primary_rule(cause: str) -> Rule:
+    """The cause's first rule: what it says when a source only confirms the cause."""
+    return min((r for r in RULES if r.cause == cause), key=lambda r: r.priority)
 
 
 def rules_for(where: Where) -> tuple[Rule, ...]:

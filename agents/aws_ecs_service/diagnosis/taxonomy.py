@@ -19,6 +19,10 @@ Where = Literal[
     "failed_sidecar",  # "NAME IMAGE" of a mesh sidecar that failed while the app's containers did not
     "deployment",      # rolloutState/failedTasks/rolloutStateReason, service deployment status/reason
     "service_event",   # service event message, prefix stripped
+    "target_health",   # "STATE REASON_CODE description" of a load balancer target that is not healthy
+    "image_check",     # what ECR says about an image a revision runs (analyzers/images.py)
+    "network_path",    # what the VPC says about the tasks' network path (analyzers/network.py)
+    "stack",           # "STATUS reason" of the CloudFormation stack that owns the service
     "log",             # one application log line
     "metric",          # metric name; value compared with `threshold`
     "alarm",           # "MetricName AlarmName" of an alarm in ALARM
@@ -39,6 +43,7 @@ class RuleRecord(BaseModel):
     benign: bool = False
     transient: bool = False
     wrapper: bool = False
+    ambiguous: bool = False  # the text fits more than one cause: an ECR image check decides
     threshold: float | None = None
     refine_with_logs: str | None = None  # a group of `log_refinements`
     case_sensitive: bool = False
@@ -52,6 +57,7 @@ class CauseRecord(BaseModel):
     action: str
     remediation: str
     plan: PlanKind
+    network_path: bool = False  # the fix may be in the VPC: read the tasks' network path when in play
     manual_steps: list[str]
     symptoms: list[str] = Field(default_factory=list)  # labels of Taxonomy.symptoms
     rules: list[RuleRecord] = Field(default_factory=list)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from .base import Analyzer
 from .deployments import DeploymentAnalyzer
 from .events import EventAnalyzer
+from .images import ImageAnalyzer
+from .load_balancer import LoadBalancerAnalyzer
 from .logs import LogAnalyzer
 from .metrics import MetricAnalyzer
+from .network import NetworkAnalyzer
 from .tasks import TaskAnalyzer
 
 ANALYZERS: tuple[Analyzer, ...] = (
     TaskAnalyzer(),
     EventAnalyzer(),
     DeploymentAnalyzer(),
+    LoadBalancerAnalyzer(),
+    ImageAnalyzer(),
     LogAnalyzer(),
     MetricAnalyzer(),
+    NetworkAnalyzer(),
 )

@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..rules import Rule
 from ..view import View, stopped_at, ts
 
 if TYPE_CHECKING:
     from .deployments import Deployments
+    from .images import ImageCheck
     from .tasks import TaskVerdict
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -45,6 +46,7 @@ class Signal:
     line: str
     at: dt.datetime | None = None
     deployment_id: str | None = None
+    revision: str | None = None  # the task definition the signal is about, when it is about one
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Hypothesis:
     evidence: list[str]
     severity: str
     tier: Tier = Tier.FAILURE
+    source: str = ""  # the analyzer that proposed it (set by the decision)
     verdicts: list[TaskVerdict] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
 
@@ -105,6 +108,16 @@ class Analysis:
         """(signals of CPU/memory alarms in ALARM, lines of the other alarms in ALARM)."""
         from .metrics import alarm_signals
         return alarm_signals(self.view)
+
+    @cached_property
+    def image_checks(self) -> list[ImageCheck]:
+        from .images import image_checks
+        return image_checks(self.view)
+
+    @cached_property
+    def network_signals(self) -> list[Signal]:
+        from .network import network_signals
+        return network_signals(self.view)
 
     @property
     def alarm_signals(self) -> list[Signal]:
@@ -164,8 +177,3 @@ def lower(severity: str) -> str:
 
 def bounded(value: float) -> float:
     return round(min(max(value, 0.05), 0.99), 2)
-
-
-def tasks_of(view: View, task_ids: Any) -> list[dict[str, Any]]:
-    wanted = set(task_ids)
-    return [t for t in view.stopped + view.running_tasks if t.get("taskArn") in wanted]

@@ -73,6 +73,12 @@ def failing_deployments(view: View, events: list[Signal]) -> Deployments:
             signals.append(Signal(hit[0], f"service deployment {resource_id(sd.get('serviceDeploymentArn'))}"
                                           f"{f' ({short_name(revision)})' if revision else ''}: status {sd.get('status')}"
                                           + (f": {clip(reason, 200)}" if reason else "")))
+    stack = (view.evidence.get("cloudformation") or {}).get("stack") or {}
+    hit = first_match("stack", f"{stack.get('StackStatus') or ''} {stack.get('StackStatusReason') or ''}")
+    if hit and hit[0].wrapper:
+        signals.append(Signal(hit[0], f"stack {stack.get('StackName')}: {stack.get('StackStatus')}"
+                                      + (f": {clip(stack['StackStatusReason'], 200)}" if stack.get("StackStatusReason")
+                                         else "")))
     ids = {d.get("id") for d in failing if d.get("id")}
     for s in events:
         if s.rule.wrapper:

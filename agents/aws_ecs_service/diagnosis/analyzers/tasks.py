@@ -18,6 +18,8 @@ from ..signals import clip, is_low_level_log, is_sidecar, normalise, resource_id
 from ..view import View, stopped_at, ts
 from .base import Analysis, Hypothesis, Tier, dedupe, most_severe, summarise
 from .events import placement_refined
+from .images import refine_pull_verdicts
+from .network import refine_network_verdicts
 
 _TASK_RULES = tuple(sorted((r for r in RULES_BY_ID.values() if any(w in TASK_FIELDS for w in r.where)),
                            key=lambda r: r.priority))
@@ -33,7 +35,8 @@ class TaskVerdict:
     log_rule: Rule | None = None
     log_line: str | None = None
     inherited_logs: bool = False
-    evidence_rule: Rule | None = None  # another source settled it (memory at its limit for an exit 137)
+    evidence_rule: Rule | None = None  # another source settled it (memory at its limit, ECR, the VPC)
+    evidence_note: str | None = None   # what that source said
 
     @property
     def task_id(self) -> str:
@@ -61,6 +64,10 @@ class TaskVerdict:
         if self.log_rule:
             return max(self.log_rule.confidence, self.rule.confidence if self.rule else 0.0)
         return self.rule.confidence if self.rule else 0.0
+
+    def refine(self, rule: Rule, note: str | None = None) -> None:
+        """Another evidence source settles why this task stopped."""
+        self.evidence_rule, self.evidence_note = rule, note
 
     def line(self) -> str:
         exit_part = f" (exit {self.exit_code})" if self.exit_code is not None else ""
@@ -129,10 +136,12 @@ def task_verdicts(analysis: Analysis) -> list[TaskVerdict]:
     view = analysis.view
     verdicts = [v for t in view.stopped if (v := classify_task(t, view.taskdef(t.get("taskDefinitionArn"))))]
     _refine_with_logs(verdicts, view)
-    memory_high = any(s.rule.cause == "memory-pressure" for s in analysis.metric_signals + analysis.alarm_signals)
+    memory = [s for s in analysis.metric_signals + analysis.alarm_signals if s.rule.cause == "memory-pressure"]
     for v in verdicts:  # SIGKILL of an app container with memory at its limit is an OOM kill (taxonomy)
-        if v.exit_code == 137 and v.cause == "app-crash" and not v.log_rule and memory_high:
-            v.evidence_rule = RULES_BY_ID["F02"]
+        if v.exit_code == 137 and v.cause == "app-crash" and not v.log_rule and memory:
+            v.refine(RULES_BY_ID["F02"])
+    refine_pull_verdicts(analysis, verdicts)
+    refine_network_verdicts(analysis, verdicts)
     return verdicts
 
 
@@ -192,6 +201,7 @@ def task_hypotheses(verdicts: list[TaskVerdict], total: int, view: View) -> list
             summary = f"{summary} {summarise(lead.effective_rule, view, count=len(group), total=total)}"
         lines = dedupe(v.line() for v in sorted(group, key=lambda v: -ts(stopped_at(v.task))))[:3]
         lines += dedupe(x for x in (v.log_evidence() for v in group) if x)[:3]
+        lines += dedupe(v.evidence_note for v in group if v.evidence_note)[:2]
         out.append(Hypothesis(cause, rule, base * (0.7 + 0.3 * share) + (0.03 if len(group) >= 3 else 0.0),
                               summary, lines, most_severe(v.effective_rule.severity for v in group),
                               Tier.TRANSIENT if rule.transient else Tier.FAILURE, verdicts=group))
