@@ -4,7 +4,7 @@ could not be done is never evidence."""
 from __future__ import annotations
 
 from agents.aws_ecs_service.diagnosis.classifier import classify
-from tests.unit.evidence_builder import ACCOUNT, REGION, EvidenceBuilder, failing_deploy
+from tests.unit.evidence_builder import ACCOUNT, REGION, EvidenceBuilder, ago, failing_deploy
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
@@ -141,13 +141,16 @@ def test_a_failed_stack_update_is_a_failing_deployment():
     b = failing_deploy()
     for age in (20, 10):
         b.stopped(12, exit_code=1, age=age)
-    stack = {"StackName": "web", "StackStatus": "UPDATE_ROLLBACK_COMPLETE",
+    stack = {"StackName": "web", "StackStatus": "UPDATE_ROLLBACK_COMPLETE", "LastUpdatedTime": ago(15),
              "StackStatusReason": "Resource handler returned message: \"Error occurred during operation 'ECS "
                                   "Deployment Circuit Breaker was triggered'.\""}
     r = classify(_with(b, cloudformation={"stack": stack}))
     assert r.root_cause.category == "app-crash"
     failing = next(f for f in r.findings if f.category == "deployment-failing")
     assert any(line.startswith("stack web: UPDATE_ROLLBACK_COMPLETE") for line in failing.evidence)
+    stack["LastUpdatedTime"] = ago(60 * 24 * 30)  # a failure of last month is not this window's
+    old = classify(_with(b, cloudformation={"stack": stack}))
+    assert not any(line.startswith("stack web") for f in old.findings for line in f.evidence)
 
 
 def test_reads_that_could_not_be_done_are_not_evidence():

@@ -178,7 +178,7 @@ class _Collection:
             service_revisions=to_jsonable(deployments[1]),
             logs=logs,
             load_balancers=to_jsonable(balancers_f.result() or {}) if balancers_f else {},
-            images=images_f.result() or [] if images_f else [],
+            images=(images_f.result() or []) if images_f else [],
             network=to_jsonable(network_f.result() or {}) if network_f else {},
             cloudformation={"stack": to_jsonable(stack_f.result())} if stack_f and stack_f.result() else {},
             metrics=to_jsonable(metrics_f.result() or {}),

@@ -75,7 +75,8 @@ def failing_deployments(view: View, events: list[Signal]) -> Deployments:
                                           + (f": {clip(reason, 200)}" if reason else "")))
     stack = (view.evidence.get("cloudformation") or {}).get("stack") or {}
     hit = first_match("stack", f"{stack.get('StackStatus') or ''} {stack.get('StackStatusReason') or ''}")
-    if hit and hit[0].wrapper:
+    # a stack that failed long ago says nothing about this window
+    if hit and hit[0].wrapper and view.in_window(parse_time(stack.get("LastUpdatedTime") or stack.get("CreationTime"))):
         signals.append(Signal(hit[0], f"stack {stack.get('StackName')}: {stack.get('StackStatus')}"
                                       + (f": {clip(stack['StackStatusReason'], 200)}" if stack.get("StackStatusReason")
                                          else "")))
