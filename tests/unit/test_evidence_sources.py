@@ -62,6 +62,7 @@ def test_image_problems_of_a_revision_that_runs_fine_are_only_reported():
     b.deployment(31)
     r = classify(_with(b, images=[_image(b, 31, "ImageNotFound")]))
     assert r.root_cause.category == "healthy"
+    assert "image-not-found" in [f.category for f in r.findings]
 
 
 def _target_health(state: str, reason: str, description: str) -> dict:
@@ -81,6 +82,14 @@ def test_unhealthy_targets_before_any_task_stops():
     assert any("web-tg: health check HTTP port traffic-port path /health" in line for line in r.root_cause.evidence)
     healthy = classify(_with(b, load_balancers=_target_health("healthy", "", "")))
     assert healthy.root_cause.category != "elb-health-check-failed"
+    steady = EvidenceBuilder(desired=2)
+    steady.deployment(31)
+    one_of_two = _target_health("unhealthy", "Target.Timeout", "Request timed out")
+    (targets,) = one_of_two["target_health"].values()
+    targets.append({"Target": {"Id": "10.0.1.16", "Port": 8080}, "TargetHealth": {"State": "healthy"}})
+    warned = classify(_with(steady, load_balancers=one_of_two))
+    assert warned.root_cause.category == "healthy"
+    assert [f.category for f in warned.findings] == ["healthy", "elb-health-check-failed"]
 
 
 def _network(**changes) -> dict:

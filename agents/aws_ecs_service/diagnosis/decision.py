@@ -35,10 +35,11 @@ def decide(analysis: Analysis) -> Decision:
     ranked = [h for *_, h in sorted(proposed, key=lambda p: p[:3])]
     contenders = [h for h in ranked if h.tier < Tier.ALSO]
     root = contenders[0] if contenders else _healthy(analysis)
-    others: list[Hypothesis] = []
     if root.tier <= Tier.TRANSIENT:
         _corroborate(root, ranked, analysis)
         others = [h for h in ranked if h.tier in (Tier.FAILURE, Tier.TRANSIENT, Tier.ALSO) and h.cause != root.cause]
+    else:  # what only warns (an image a running revision lacks, a target of a steady service) is still said
+        others = [h for h in ranked if h.tier == Tier.ALSO and h is not root and h.cause != root.cause]
     return Decision(root, others, _revision_of(root), _recovered(analysis, root))
 
 

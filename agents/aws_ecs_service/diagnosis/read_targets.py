@@ -13,10 +13,7 @@ from typing import Any
 
 from ..aws import ecs_reads, logs_reads
 from ..aws.ecr_reads import EcrImage, parse_ecr_image
-from .analyzers.tasks import classify_task
-from .rules import first_match
 from .signals import strip_service_prefix
-from .taxonomy import record
 
 LogTarget = tuple[dict[str, Any], str, str, str, bool]  # task, container, group, stream, essential
 _ROLLED_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
@@ -112,6 +109,11 @@ def ecr_images(definitions: dict[str, dict[str, Any]], region: str) -> dict[tupl
 def network_in_play(stopped: list[dict[str, Any]], events: list[dict[str, Any]],
                     definitions: dict[str, dict | None]) -> bool:
     """A stopped task or a service event names a cause whose fix may be in the VPC (its record says so)."""
+    # the rule table is imported here, not with the collector: the first AWS calls need not wait for it
+    from .analyzers.tasks import classify_task
+    from .rules import first_match
+    from .taxonomy import record
+
     causes = {v.cause for t in stopped if (v := classify_task(t, definitions.get(t.get("taskDefinitionArn"))))}
     causes |= {hit[0].cause for e in events
                if (hit := first_match("service_event", strip_service_prefix(e.get("message")).body))}

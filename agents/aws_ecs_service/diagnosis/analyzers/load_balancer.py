@@ -14,14 +14,14 @@ from ..rules import first_match
 from ..signals import clip
 from ..taskdef_diff import short_name
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, signal_hypotheses
+from .base import Analysis, Hypothesis, Signal, Tier, signal_hypotheses
 
 
 def target_health_signals(view: View) -> list[Signal]:
     found = view.evidence.get("load_balancers") or {}
     groups = {g.get("TargetGroupArn"): g for g in found.get("target_groups") or []}
     out = []
-    for arn, targets in sorted((found.get("target_health") or {}).items()):
+    for arn, targets in sorted(_target_health(found).items()):
         name = (groups.get(arn) or {}).get("TargetGroupName") or short_name(arn)
         for t in targets:
             health = t.get("TargetHealth") or {}
@@ -35,6 +35,15 @@ def target_health_signals(view: View) -> list[Signal]:
                 out.append(Signal(hit[0], f"target group {name}: target {target.get('Id', '?')}:"
                                           f"{target.get('Port', '?')} {clip(text, 200)}"))
     return out
+
+
+def _target_health(found: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return found.get("target_health") or {}
+
+
+def some_targets_healthy(view: View) -> bool:
+    return any((t.get("TargetHealth") or {}).get("State") == "healthy"
+               for targets in _target_health(view.evidence.get("load_balancers") or {}).values() for t in targets)
 
 
 def health_check_lines(view: View) -> list[str]:
@@ -73,6 +82,10 @@ class LoadBalancerAnalyzer:
     def propose(self, analysis: Analysis) -> list[Hypothesis]:
         view = analysis.view
         found = signal_hypotheses(target_health_signals(view), view, unit="targets")
+        # a few unhealthy targets beside healthy ones of a full, steady service are a warning, not the incident
+        steady = view.running >= view.desired and not analysis.deployments.active and some_targets_healthy(view)
         for h in found:
             h.evidence += health_check_lines(view)[:2]
+            if steady:
+                h.tier = Tier.ALSO
         return found

@@ -128,7 +128,7 @@ class NetworkAnalyzer:
         # what the path says about the network causes in play joins their evidence (decision.py corroborates)
         in_play = {v.cause for v in analysis.failures if v.cause} | {s.rule.cause for s in analysis.event_signals}
         relevant = [f for f in facts if " free IP addresses" not in f or ": 0 free" in f]
-        for cause in sorted(c for c in in_play if (r := record(c)) and r.network_path):
+        for cause in sorted(c for c in in_play if relevant and (r := record(c)) and r.network_path):
             rule = primary_rule(cause)
             found.append(Hypothesis(cause, rule, rule.confidence, rule.summary, relevant[:4], rule.severity, Tier.ALSO))
         return found
