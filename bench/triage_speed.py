@@ -181,7 +181,9 @@ def section(public: dict, large: dict, rows: list[dict], imports: list[str] | No
         "The reads beyond ECS are in these numbers: target health for the service with a load balancer, one ECR "
         "BatchGetImage per repository, running tasks' logs when no task failed (streams that do not exist cost a "
         "call and hold no lines). The network path (6 EC2 reads) is read only for network-looking causes, which no "
-        "public scenario has.", "",
+        "public scenario has. moto builds an emulated service's backend on its first request (ELBv2: ~1.5 s); this "
+        "bench pays that before timing, `../shared/tools/triage_bench.py` does not, so its elb-health-wrong-port run "
+        "shows it.", "",
         "| scenario | median wall | AWS calls | root cause found |", "| --- | --- | --- | --- |",
     ]
     lines += [f"| {r['id']} | {fmt(r['median_s'])} | {r['max_calls']} | {r['found']} |" for r in rows]
