@@ -8,7 +8,9 @@ script, as ../shared/tools/triage_bench.py does. Prints per-scenario medians and
 checks that the triage path imports no LangChain/LangGraph, and replaces the "Triage speed"
 section of BENCHMARKS.md. Without the CLI it times collect() in-process instead.
 
-Targets: median <= 1.5 s at 50 ms/call, <= 30 AWS calls per triage, large service < 3 s.
+Targets: median <= 0.8 s at 50 ms/call and <= 20 AWS calls on the public scenarios (the reads of load balancer
+target health, ECR images, service revisions, running tasks' logs and, for network causes, the network path
+included); large service < 3 s and <= 30 calls.
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ from fakeaws import FakeAws  # noqa: E402
 from bench.benchmarks_md import write_section  # noqa: E402
 from bench.large_service import large_service_scenario  # noqa: E402
 
-TARGET_MEDIAN_S, TARGET_CALLS, TARGET_LARGE_S = 1.5, 30, 3.0
+TARGET_MEDIAN_S, TARGET_CALLS, TARGET_LARGE_S, TARGET_LARGE_CALLS = 0.8, 20, 3.0, 30
+# moto builds a service's backend on its first request (ELBv2 takes ~1.5 s, importing EC2's): an emulator
+# cost once per process, not the triage's, so it is paid before anything is timed
+EMULATED_SERVICES = ("elbv2", "ec2", "ecr", "logs", "cloudwatch", "cloudformation")
 MODEL_PACKAGES = re.compile(r"^(langchain\w*|langgraph\w*)(\.|$)")
 SECTION = "## Triage speed"
 
@@ -51,6 +56,13 @@ def aws_env(endpoint: str, region: str) -> dict[str, str]:
                AWS_DEFAULT_REGION=region, AWS_REGION=region, ECS_AGENT_MODEL="offline",
                AWS_EC2_METADATA_DISABLED="true")
     return env
+
+
+def warm_emulator(region: str = "us-east-1") -> None:
+    from moto.backends import get_backend
+
+    for name in EMULATED_SERVICES:
+        get_backend(name)["123456789012"][region]
 
 
 def play(sc: dict, latency_ms: float) -> FakeAws:
@@ -162,10 +174,16 @@ def section(public: dict, large: dict, rows: list[dict], imports: list[str] | No
         "| --- | --- | --- | --- | --- |",
         f"| public scenarios ({len(rows) - 1}) | {fmt(public['median_s'])} (slowest scenario "
         f"{fmt(public['worst_s'])}) | {public['max_calls']} | {public['writes']} | median <= {TARGET_MEDIAN_S} s, "
-        f"<= {TARGET_CALLS} calls: {verdict(_meets(public, TARGET_MEDIAN_S))} |",
+        f"<= {TARGET_CALLS} calls: {verdict(_meets(public, TARGET_MEDIAN_S, TARGET_CALLS))} |",
         f"| large service (300 tasks, 150 stopped, 4 containers, 40 streams) | {fmt(large['median_s'])} | "
-        f"{large['max_calls']} | {large['writes']} | < {TARGET_LARGE_S} s, <= {TARGET_CALLS} calls: "
-        f"{verdict(_meets(large, TARGET_LARGE_S))} |", "",
+        f"{large['max_calls']} | {large['writes']} | < {TARGET_LARGE_S} s, <= {TARGET_LARGE_CALLS} calls: "
+        f"{verdict(_meets(large, TARGET_LARGE_S, TARGET_LARGE_CALLS))} |", "",
+        "The reads beyond ECS are in these numbers: target health for the service with a load balancer, one ECR "
+        "BatchGetImage per repository, running tasks' logs when no task failed (streams that do not exist cost a "
+        "call and hold no lines). The network path (6 EC2 reads) is read only for network-looking causes, which no "
+        "public scenario has. moto builds an emulated service's backend on its first request (ELBv2: ~1.5 s); this "
+        "bench pays that before timing, `../shared/tools/triage_bench.py` does not, so its elb-health-wrong-port run "
+        "shows it.", "",
         "| scenario | median wall | AWS calls | root cause found |", "| --- | --- | --- | --- |",
     ]
     lines += [f"| {r['id']} | {fmt(r['median_s'])} | {r['max_calls']} | {r['found']} |" for r in rows]
@@ -179,10 +197,9 @@ def section(public: dict, large: dict, rows: list[dict], imports: list[str] | No
     return "\n".join(lines) + "\n"
 
 
-def _meets(s: dict, seconds: float) -> bool:
-    return (s["median_s"] is not None and s["median_s"] <= seconds and s["max_calls"] <= TARGET_CALLS
+def _meets(s: dict, seconds: float, calls: int) -> bool:
+    return (s["median_s"] is not None and s["median_s"] <= seconds and s["max_calls"] <= calls
             and s["writes"] == 0 and s["failed"] == 0)
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = "whole `ecs-agent triage` process" if use_cli else "in-process collect() only: the CLI is missing"
     print(f"mode: {mode}")
     public_scenarios = [json.loads(p.read_text()) for p in sorted(args.scenarios.glob("*.json"))]
+    warm_emulator()
     large_sc = large_service_scenario()
     rows = bench(args.project, public_scenarios, args.runs, args.latency_ms, use_cli)
     large_rows = bench(args.project, [large_sc], args.runs, args.latency_ms, use_cli)
@@ -207,16 +225,17 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"public scenarios: median {fmt(public['median_s'])} (slowest {fmt(public['worst_s'])}), "
           f"max calls {public['max_calls']}, writes {public['writes']}, failed runs {public['failed']} -> "
-          f"{verdict(_meets(public, TARGET_MEDIAN_S))}")
+          f"{verdict(_meets(public, TARGET_MEDIAN_S, TARGET_CALLS))}")
     print(f"large service:    median {fmt(large['median_s'])}, calls {large['max_calls']}, "
-          f"failed runs {large['failed']} -> {verdict(_meets(large, TARGET_LARGE_S))}")
+          f"failed runs {large['failed']} -> {verdict(_meets(large, TARGET_LARGE_S, TARGET_LARGE_CALLS))}")
     if imports is not None:
         print(f"langchain/langgraph on the triage path: {', '.join(imports) if imports else 'none'}")
         print("slowest top-level imports: " + ", ".join(f"{m} {ms} ms" for m, ms in top))
     if not args.no_write:
         write_section(args.project / "BENCHMARKS.md", section(public, large, rows + large_rows, imports, top, args, mode))
         print(f"updated {args.project / 'BENCHMARKS.md'}")
-    return 0 if _meets(public, TARGET_MEDIAN_S) and _meets(large, TARGET_LARGE_S) and not imports else 1
+    return 0 if (_meets(public, TARGET_MEDIAN_S, TARGET_CALLS) and _meets(large, TARGET_LARGE_S, TARGET_LARGE_CALLS)
+                 and not imports) else 1
 
 
 if __name__ == "__main__":

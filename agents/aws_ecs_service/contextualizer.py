@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .diagnosis.taxonomy import symptom_table
 from .discovery.interface import ServiceRecord
 from .discovery.matching import STRONG_SCORE, canonical_env, cluster_env, match_services, services_mentioned
 
@@ -23,31 +24,9 @@ MAX_WINDOW = dt.timedelta(days=14)
 START_MARGIN = dt.timedelta(minutes=15)  # look a little before the time the user remembers
 MAX_CANDIDATES_SHOWN = 5
 
-# symptom words -> (label, likely taxonomy categories); first match per row
+# symptom words -> (label, likely taxonomy categories), read from the cause records; first match per row
 SYMPTOMS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
-    (re.compile(pattern, re.I), label, categories) for pattern, label, categories in (
-        (r"\b(5\d\d|5xx)s?\b.*\b(after|since)\b.*\b(deploy\w*|release|rollout)\b|\b(deploy\w*|release|rollout)\b.*\b("
-         r"5\d\d|5xx|errors?|fail\w*)\b|\b(after|since) (the |a |our |yesterday'?s? |today'?s? )?(\d{1,2}\s*[ap]m )?"
-         r"(deploy\w*|release|rollout)", "deployment", ("deployment-failing",)),
-        (r"\b(slow\w*|latency|laggy|sluggish|time[sd]? ?outs?|timing out)\b", "slow",
-         ("cpu-saturation", "memory-pressure", "dependency-unreachable")),
-        (r"\b(5\d\d|5xx)s?\b|\bserver errors?\b|\berrors?\b", "errors",
-         ("app-crash", "elb-health-check-failed", "dependency-unreachable")),
-        (r"\b(crash\w*|keeps? restarting|restart loop|crashloop|exit(ed)? code)\b", "crashing",
-         ("app-crash", "container-oom", "container-health-check-failed")),
-        (r"\b(out of memory|oom\w*|memory)\b", "memory", ("container-oom", "memory-pressure")),
-        (r"\b(cpu|high load|overloaded)\b", "cpu", ("cpu-saturation",)),
-        (r"\b(unhealthy|health ?checks?|target group)\b", "health checks",
-         ("elb-health-check-failed", "container-health-check-failed")),
-        (r"\b(won'?t start|not starting|stuck( in)? pending|pending|can'?t place|placement)\b", "not starting",
-         ("placement-insufficient-resources", "image-not-found", "secrets-access-denied")),
-        (r"\b(image|pull\w*|manifest)\b", "image", ("image-not-found", "image-pull-access-denied")),
-        (r"\b(secrets?|access denied|permission\w*|not authorized)\b", "permissions",
-         ("secrets-access-denied", "task-role-access-denied")),
-        (r"\b(down|no tasks|zero tasks|0 tasks|not running|unavailable|outage)\b", "down",
-         ("scaled-to-zero", "placement-insufficient-resources", "capacity-unavailable")),
-        (r"\bspot\b", "spot", ("spot-interruption",)),
-    ))
+    (re.compile(pattern, re.I), label, causes) for pattern, label, causes in symptom_table())
 
 _FIX = re.compile(r"\b(fix|repair|roll(?: it| that| this| them)? ?back|revert|restart|scale (up|out)|remediate|apply|go ahead|do it|mitigate"
                   r"|restore)\b", re.I)

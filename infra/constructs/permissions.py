@@ -13,6 +13,14 @@ READ_ACTIONS = [
     "ecs:Describe*", "ecs:List*",
     "logs:GetLogEvents", "logs:FilterLogEvents",
     "cloudwatch:Get*", "cloudwatch:Describe*",
+    # Evidence beyond ECS (diagnosis/collector.py): target health of the service's target groups, the ECR
+    # images (and manifests) its revisions run, the tasks' network path when a network cause is in play, and
+    # the status of the CloudFormation stack that owns it. All reads, none with resource-level scoping worth it.
+    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+    "ecr:BatchGetImage",
+    "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcAttribute",
+    "cloudformation:DescribeStacks",
 ]
 WRITE_ACTIONS = ["ecs:UpdateService", "ecs:StopTask", "ecs:RunTask"]
 BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]

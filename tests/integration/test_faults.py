@@ -38,7 +38,7 @@ from tests import converse_server as cs
 
 # Every read call a triage of oom-after-deploy makes (the clean run checks the list is complete).
 TRIAGE_READS = ("DescribeServices", "ListTasks", "DescribeTasks", "ListServiceDeployments", "DescribeTaskDefinition",
-                "GetMetricData", "DescribeAlarms", "GetLogEvents")
+                "GetMetricData", "DescribeAlarms", "GetLogEvents", "BatchGetImage")
 RETRIES = RETRY_CONFIG.retries["max_attempts"]  # botocore's max_attempts counts the retries, not the first try
 
 
@@ -58,7 +58,7 @@ class AwsFaults:
     def __init__(self, ctx: AwsContext, kind: str, times: int | None, operations=TRIAGE_READS):
         self.kind, self.times, self.operations = kind, times, set(operations)
         self.failed: dict[str, int] = {}
-        for name in ("ecs", "logs", "cloudwatch"):
+        for name in ("ecs", "logs", "cloudwatch", "ecr"):
             client = ctx.client(name)
             client.meta.events.register("before-send", partial(self._answer, client.meta.service_model.protocol))
 
@@ -131,8 +131,8 @@ SECONDARY_GROUPS = [[op for op in SECONDARY_READS if op != "DescribeTaskDefiniti
 
 def _unread(operation: str, kind: str) -> str:
     """How could_not_read names an operation that kept failing (CloudWatch's wire protocol has its own codes)."""
-    service = {"GetMetricData": "cloudwatch", "DescribeAlarms": "cloudwatch", "GetLogEvents": "logs"}.get(operation,
-                                                                                                           "ecs")
+    service = {"GetMetricData": "cloudwatch", "DescribeAlarms": "cloudwatch", "GetLogEvents": "logs",
+               "BatchGetImage": "ecr"}.get(operation, "ecs")
     cloudwatch = service == "cloudwatch"
     code = {"throttle": "Throttling" if cloudwatch else "ThrottlingException",
             "5xx": "503" if cloudwatch else "ServiceUnavailableException"}[kind]

@@ -37,6 +37,8 @@ class EvidenceBuilder:
         self.metrics: dict[str, list[list[Any]]] = {}
         self.alarms: list[dict[str, Any]] = []
         self.instances: list[dict[str, Any]] = []
+        self.service_deployments: list[dict[str, Any]] = []
+        self.service_revisions: list[dict[str, Any]] = []
         self.current: int | None = None
         self.previous: int | None = None
         self._n = 0
@@ -60,6 +62,7 @@ class EvidenceBuilder:
         cd.update(container)
         self.taskdefs[revision] = {"taskDefinitionArn": self.td_arn(revision), "family": self.service,
                                    "revision": revision, "cpu": cpu, "memory": memory, "status": "ACTIVE",
+                                   "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{self.service}-execution",
                                    "containerDefinitions": [cd]}
         return self
 
@@ -148,9 +151,34 @@ class EvidenceBuilder:
                                                                   {"Name": "ServiceName", "Value": self.service}]})
         return self
 
-    def instance(self, status: str = "ACTIVE") -> EvidenceBuilder:
+    def instance(self, status: str = "ACTIVE", agent_connected: bool = True) -> EvidenceBuilder:
         self.instances.append({"containerInstanceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/"
-                                                       f"{self.cluster}/{len(self.instances)}", "status": status})
+                                                       f"{self.cluster}/{len(self.instances)}", "status": status,
+                               "agentConnected": agent_connected})
+        return self
+
+    def service_deployment(self, revision: int, status: str, age: float = 30, reason: str | None = None,
+                           source: int | None = None, triggered_alarms: list[str] | None = None) -> EvidenceBuilder:
+        """A DescribeServiceDeployments item deploying `revision` (its service revision in service_revisions)."""
+        if revision not in self.taskdefs:
+            self.taskdef(revision)
+        base = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{self.cluster}/{self.service}"
+        target = {"arn": f"{base}/{9000 + revision}", "requestedTaskCount": self.desired}
+        self.service_revisions.append({"serviceRevisionArn": target["arn"], "taskDefinition": self.td_arn(revision)})
+        item = {"serviceDeploymentArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{self.cluster}/"
+                                        f"{self.service}/sd{len(self.service_deployments)}",
+                "status": status, "createdAt": ago(age + 5), "startedAt": ago(age + 5), "updatedAt": ago(age),
+                "finishedAt": ago(age), "targetServiceRevision": target}
+        if reason:
+            item["statusReason"] = reason
+        if source is not None:
+            item["sourceServiceRevisions"] = [{"arn": f"{base}/{9000 + source}"}]
+            self.service_revisions.append({"serviceRevisionArn": f"{base}/{9000 + source}",
+                                           "taskDefinition": self.td_arn(source)})
+        if triggered_alarms is not None:
+            item["alarms"] = {"status": "TRIGGERED", "alarmNames": triggered_alarms,
+                              "triggeredAlarmNames": triggered_alarms}
+        self.service_deployments.append(item)
         return self
 
     # ---- the document -------------------------------------------------------------------------
@@ -174,7 +202,8 @@ class EvidenceBuilder:
             "current_task_definition": self.td_arn(current),
             "previous_task_definition": self.td_arn(previous) if previous else None,
             "tasks": {"running": self.running_tasks, "stopped": self.stopped_tasks},
-            "service_deployments": [],
+            "service_deployments": self.service_deployments,
+            "service_revisions": self.service_revisions,
             "logs": self.logs,
             "metrics": self.metrics,
             "alarms": self.alarms,
@@ -182,6 +211,16 @@ class EvidenceBuilder:
             "errors": [],
             "stats": {"api_calls": 0, "duration_ms": 0},
         })
+
+
+def placement_world(service: str = "reports", agents_connected: bool = True) -> EvidenceBuilder:
+    """An EC2 service running 2 of its 4 tasks on two container instances: where placement failures show."""
+    b = EvidenceBuilder(service=service, desired=4, running=2, launch_type="EC2")
+    b.instance(agent_connected=agents_connected).instance(agent_connected=agents_connected)
+    b.deployment(3, age=20)
+    b.running_task(3)
+    b.running_task(3)
+    return b
 
 
 def failing_deploy(service: str = "api", new: int = 12, old: int = 11, failed: int = 3, desired: int = 2,

@@ -9,7 +9,8 @@ import pytest
 from agents.aws_ecs_service.diagnosis import classifier
 from agents.aws_ecs_service.diagnosis.classifier import classify, classify_task
 from agents.aws_ecs_service.diagnosis.taskdef_diff import diff_task_definitions, short_name
-from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy
+from tests.unit.evidence_builder import EvidenceBuilder, failing_deploy, placement_world
+from tests.unit.test_triage_gaps import COVERED as TRIAGE_GAPS
 
 TAXONOMY = json.loads(Path(classifier.__file__).with_name("taxonomy.json").read_text())
 CAUSES = {c["id"] for c in TAXONOMY["categories"] if c["kind"] == "cause"}
@@ -445,11 +446,7 @@ EVENT_CAUSES = [
 
 @pytest.mark.parametrize("cause,message", EVENT_CAUSES, ids=[c[0] for c in EVENT_CAUSES])
 def test_service_event_names_the_cause(cause, message):
-    b = EvidenceBuilder(service="reports", desired=4, running=2, launch_type="EC2")
-    b.instance().instance()
-    b.deployment(3, age=20)
-    b.running_task(3)
-    b.running_task(3)
+    b = placement_world()
     for age in (19, 13, 7, 1):
         b.event(message, age=age)
     b.event("(service reports) has started 2 tasks: (task aa11) (task bb22).", age=19.5)
@@ -688,7 +685,7 @@ SINGLE_CASES = {"healthy", "scaled-to-zero", "cpu-saturation", "memory-pressure"
 
 
 def test_every_cause_has_a_classifier_case():
-    covered = SINGLE_CASES | {c[0] for c in START_FAILURES + APP_LOGS + EVENT_CAUSES}
+    covered = SINGLE_CASES | TRIAGE_GAPS | {c[0] for c in START_FAILURES + APP_LOGS + EVENT_CAUSES}
     assert covered == CAUSES
 
 

@@ -111,9 +111,17 @@ CASES = [
     ("F13b", "stopped_reason", "ResourceInitializationError: unable to pull secrets or registry auth: execution "
                                "resource retrieval failed: unable to retrieve secret from asm: service call has been "
                                "retried 1 time(s): failed to fetch secret " + SECRET),
-    ("F08b", "stopped_reason", "CannotPullContainerError: Error response from daemon: pull access denied for "
+    # access and existence in one text: a wrong reference (aws/amazon-ecs-agent#2343), not a permission problem
+    ("F07d", "stopped_reason", "CannotPullContainerError: Error response from daemon: pull access denied for "
                                "acme/private-api, repository does not exist or may require 'docker login': denied: "
                                "requested access to the resource is denied"),
+    ("F07d", "stopped_reason", "CannotPullContainerError: Error response from daemon: manifest for elasticsearch:latest "
+                               "not found"),
+    ("F08b", "stopped_reason", "CannotPullContainerError: inspect image has been retried 1 time(s): failed to resolve "
+                               "ref docker.io/acme/api:1.0: pulling from host registry-1.docker.io failed with status "
+                               "code [manifests 1.0]: 401 Unauthorized"),
+    ("F08c", "stopped_reason", "CannotPullContainerError: ref pull has been retried 1 time(s): failed to copy: "
+                               "httpReaderSeeker: failed open: unexpected status code"),
     ("F08b", "stopped_reason", "CannotPullContainerError: Error response from daemon: Get https://registry.acme.io/v2/"
                                "api/manifests/1.0: no basic auth credentials"),
     ("F07b", "stopped_reason", f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
@@ -127,6 +135,11 @@ CASES = [
     ("F09", "stopped_reason", 'CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to '
                               'resolve ref docker.io/library/mysql:8.0: failed to do request: Head "https://registry-1.'
                               'docker.io/v2/library/mysql/manifests/8.0": dial tcp 34.226.69.105:443: i/o timeout'),
+    ("F09", "stopped_reason", "CannotPullContainerError: API error"),
+    ("F09", "stopped_reason", "CannotPullContainerError: pull command failed: panic: runtime error: invalid memory "
+                              "address or nil pointer dereference"),
+    ("F09", "stopped_reason", "CannotPullContainerError: The task can’t pull the image. Check your network "
+                              "configuration"),
     ("F07c", "stopped_reason", "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
                                "resolve ref " + ECR + "/" + "a" * 40),
     ("F06b", "container_reason", "CannotStartContainerError: Error response from daemon: failed to create shim task: "
@@ -140,14 +153,26 @@ CASES = [
     ("F18", "stopped_reason", "Timeout waiting for network interface provisioning to complete."),
     ("F19", "stopped_reason", "InsufficientFreeAddressesInSubnet"),
     ("F19", "stopped_reason", "The specified subnet does not have enough free addresses to satisfy the request."),
-    ("F19", "service_event", "(service api) was unable to place a task because no container instance met all of its "
-                             "requirements. Reason: RESOURCE:ENI"),
+    ("F19b", "service_event", "(service api) was unable to place a task because no container instance met all of its "
+                              "requirements. Reason: RESOURCE:ENI"),
+    ("F19b", "stopped_reason", "TaskFailedToStart: RESOURCE:ENI"),
+    ("F19", "stopped_reason", "Unexpected EC2 error while attempting to Create Network Interface with public IP "
+                              "assignment enabled in subnet 'subnet-0a1b2c3d'"),
     ("F20", "container_reason", "ContainerRuntimeTimeoutError: Could not transition to running; timed out after "
                                 "waiting 1m: some reason"),
     ("F20", "container_reason", "DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s"),
     ("F21", "container_reason", "CannotInspectContainerError: Could not transition to inspecting; timed out after "
                                 "waiting 30s"),
     ("F21", "container_reason", "CannotStopContainerError: failed sending SIGTERM to container: x"),
+    ("F21", "container_reason", "CannotCreateVolumeError: some reason"),
+    ("F18b", "stopped_reason", "InternalError: some reason"),
+    ("F02b", "container_reason", "CannotStartContainerError: failed to get container status: some reason"),
+    ("F43", "stopped_reason", 'ResourceInitializationError: unable to pull secrets or registry auth: The task cannot '
+                              'pull registry auth from Amazon ECR: RequestError: send request failed caused by: Post '
+                              '"https://api.ecr.us-east-1.amazonaws.com/": dial tcp: lookup api.ecr.us-east-1.amazonaws'
+                              '.com on 10.0.0.2:53: no such host'),
+    ("F44", "failed_sidecar", "ecs-service-connect-7Hq2 public.ecr.aws/ecs/ecs-service-connect-agent:interface-v1"),
+    ("F44", "failed_sidecar", "envoy 840364872350.dkr.ecr.us-west-2.amazonaws.com/aws-appmesh-envoy:v1.29.6.0-prod"),
     ("F29", "service_event", "service my-svc failed to launch a task with (error ECS was unable to assume the role "
                              "'arn:aws:iam::111122223333:role/my-role' that was provided for this task. Please verify "
                              "that the role being passed has the proper trust relationship and permissions and that "
@@ -157,7 +182,7 @@ CASES = [
     ("F37", "stopped_reason", "Scaling activity initiated by (deployment ecs-svc/8274629103847261)"),
     ("F37", "stopped_reason", "Scaling activity initiated by (service api)"),
     ("F37", "stopped_reason", "Container instance deregistration forced by user"),
-    ("F37", "stopped_reason", "Host EC2 (instance i-0abc123) stopped."),
+    ("F35c", "stopped_reason", "Host EC2 (instance i-0abc123) stopped."),
     ("F37", "stopped_reason", "Task stopped because the container instance is in DRAINING state"),
     ("F37b", "stopped_reason", "Task stopped by user"),
     ("F37c", "stop_code", "UserInitiated"),
@@ -187,6 +212,10 @@ CASES = [
     ("F33", "service_event", "service (api) was unable to stop or start tasks during a deployment because of the "
                              "service deployment configuration. Update the minimumHealthyPercent or maximumPercent "
                              "value and try again."),
+    ("F40", "service_event", "service (api) was unable to reach steady state because task set (ecs-svc/123) was unable "
+                             "to scale in. Reason: The number of protected tasks are more than the desired count of "
+                             "tasks"),
+    ("F34b", "service_event", "service (api) operations are being throttled. Will try again later."),
     ("F22b", "service_event", f"(service web) (task 1234abcd) (port 8080) is unhealthy in (target-group {ARN_TG}) due "
                               f"to (reason Request timed out)."),
     ("F22b", "service_event", f"(service web) (task 1234abcd) (instance i-0abc) (port 8080) is unhealthy in "
@@ -210,8 +239,22 @@ CASES = [
                              "available."),
     ("F25", "service_event", "service (api) was unable to reach steady state. Reason: No Container Instances were "
                              "found in your capacity provider."),
-    ("F25", "service_event", 'service (api) was unable to place a task because no container instance met all of its '
+    ("F38", "service_event", 'service (api) was unable to place a task because no container instance met all of its '
                              'requirements. The closest matching container-instance 5f6a encountered error "AGENT".'),
+    ("F38", "stopped_reason", "TaskFailedToStart: AGENT"),
+    ("F38", "service_event", 'service (api) Timed out waiting for Amazon ECS Agent to start. Please check logs at '
+                             '/var/log/ecs/ecs-agent.log".'),
+    ("F25", "stopped_reason", "TaskFailedToStart: EMPTY CAPACITY PROVIDER"),
+    ("F25", "stopped_reason", "TaskFailedToStart: NO ACTIVE INSTANCES"),
+    ("F24d", "stopped_reason", "TaskFailedToStart: MemberOf placement constraint unsatisfied"),
+    ("F24d", "stopped_reason", "TaskFailedToStart: ATTRIBUTE"),
+    ("F24d", "service_event", 'service api was unable to place a task because no container instance met all of its '
+                              'requirements. The closest matching container-instance 2811a2a8 encountered error '
+                              '"MemberOf placement constraint unsatisfied.". For more information, see the '
+                              'Troubleshooting section of the Amazon ECS Developer Guide.'),
+    ("F24", "stopped_reason", "TaskFailedToStart: RESOURCE:MEMORY"),
+    ("F24e", "service_event", "service (api) was unable to place a task because no container instance met all of its "
+                              "requirements. Too many ports registered."),
     ("F26", "service_event", "service (api) was unable to place a task. Reason: Capacity is unavailable at this time. "
                              "Please try again later or in a different availability zone."),
     ("F26", "service_event", "service (api) was unable to place a task. Reason: Internal error."),
@@ -235,6 +278,11 @@ CASES = [
     ("L02", "log", "java.lang.IllegalArgumentException: Could not resolve placeholder 'DB_URL' in value \"${DB_URL}\""),
     ("L02", "log", 'KeyError: key not found: "SECRET_KEY_BASE"'),
     ("L02", "log", "Error: Missing required environment variable: DATABASE_URL"),
+    ("L02", "log", "/docker-entrypoint.sh: line 7: DATABASE_URL: unbound variable"),
+    ("L02", "log", "/entrypoint.sh: 3: API_KEY: parameter not set"),
+    ("L02", "log", "Error: Database is uninitialized and superuser password is not specified."),
+    ("L02", "log", "Failed to configure a DataSource: 'url' attribute is not specified and no embedded datasource "
+                   "could be configured."),
     ("L03", "log", "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject "
                    "operation: Access Denied"),
     ("L03", "log", "User: arn:aws:sts::1:assumed-role/api-task/x is not authorized to perform: sqs:SendMessage"),
@@ -255,6 +303,19 @@ CASES = [
     ("A01", "alarm", " prod-api-cpu"),
     ("A02", "alarm", "MemoryUtilization api-memory-high"),
     ("S01", "service_state", "desiredCount=0 runningCount=0 pendingCount=0"),
+    ("E01", "target_health", "unhealthy Target.ResponseCodeMismatch Health checks failed with these codes: [404]"),
+    ("E01", "target_health", "unhealthy Target.Timeout Request timed out"),
+    ("E01", "target_health", "unused Target.NotInUse Target group is not configured to receive traffic from the load "
+                             "balancer"),
+    ("I01", "image_check", f"ImageNotFound {ECR}/api:v2.4.1 (api:48)"),
+    ("I01", "image_check", f"RepositoryNotFound {ECR}/team/api:v1 (api:3)"),
+    ("I02", "image_check", f"platform mismatch {ECR}/api:v2 (api:48): the image index has linux/arm64 platforms, the "
+                           f"tasks run linux/amd64"),
+    ("I03", "image_check", f"no execution role {ECR}/api:v2 (api:48): Fargate pulls private ECR images with it"),
+    ("N01", "network_path", "subnet subnet-0a1b (us-east-1a): 0 free IP addresses"),
+    ("N02", "network_path", "vpc vpc-0123: DNS resolution disabled (enableDnsSupport false)"),
+    ("C01", "stack", "UPDATE_ROLLBACK_COMPLETE Resource handler returned message: \"Error occurred during operation "
+                     "'ECS Deployment Circuit Breaker was triggered'.\""),
     ("F42", "service_event", "(service api) has reached a steady state."),
     ("F42", "service_event", "(service api) (deployment ecs-svc/1) deployment completed."),
     ("F42", "deployment", "rolloutState=COMPLETED failedTasks=0 ECS deployment ecs-svc/1 completed."),
@@ -421,6 +482,10 @@ def test_unrelated_texts_match_nothing():
     assert _match("alarm", "HTTPCode_Target_5XX_Count api-5xx") is None
     assert _match("log", "INFO starting worker pool size=32") is None
     assert _match("exit_code", "") is None
+    assert _match("target_health", "initial Elb.RegistrationInProgress Target registration is in progress") is None
+    assert _match("image_check", f"found {ECR}/api:v1 (api:1)") is None
+    assert _match("network_path", "subnet subnet-0a1b (us-east-1a): 250 free IP addresses") is None
+    assert _match("stack", "UPDATE_COMPLETE") is None
     assert _match("stopped_reason", "") is None
 
 

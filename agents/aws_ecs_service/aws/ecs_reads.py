@@ -21,8 +21,8 @@ def family_revision(task_definition: str) -> tuple[str, int]:
 
 
 def describe_service(ecs, cluster: str, service: str) -> dict[str, Any]:
-    """DescribeServices for one service: {"services": [...], "failures": [...]}."""
-    return ecs.describe_services(cluster=cluster, services=[service])
+    """DescribeServices for one service, with its tags: {"services": [...], "failures": [...]}."""
+    return ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
 
 
 def task_arn_pages(ecs, cluster: str, service: str, desired_status: str, cap: int) -> Iterator[list[str]]:
@@ -75,6 +75,11 @@ def recent_service_deployments(ecs, cluster: str, service: str, newest: int) -> 
     described = ecs.describe_service_deployments(serviceDeploymentArns=arns)["serviceDeployments"]
     order = {arn: i for i, arn in enumerate(arns)}
     return sorted(described, key=lambda d: order.get(d.get("serviceDeploymentArn"), len(order)))
+
+
+def describe_service_revisions(ecs, arns: list[str]) -> list[dict[str, Any]]:
+    """DescribeServiceRevisions: what each revision ran (its task definition, load balancers, network)."""
+    return ecs.describe_service_revisions(serviceRevisionArns=arns)["serviceRevisions"]
 
 
 def container_instances(ecs, cluster: str, cap: int) -> list[dict[str, Any]]:

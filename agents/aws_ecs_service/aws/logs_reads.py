@@ -25,8 +25,11 @@ def recent_log_events(logs, group: str, stream: str, start: dt.datetime, end: dt
 
     GetLogEvents has no filterPattern; reading from the tail is what we want anyway.
     """
-    answer = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=False, limit=limit,
-                                 startTime=_epoch_ms(start), endTime=_epoch_ms(end))
+    try:
+        answer = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=False, limit=limit,
+                                     startTime=_epoch_ms(start), endTime=_epoch_ms(end))
+    except logs.exceptions.ResourceNotFoundException:
+        return []  # a stream (or group) that was never written holds no lines: nothing failed to be read
     return answer["events"]
 
 

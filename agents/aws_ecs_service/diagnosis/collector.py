@@ -2,11 +2,15 @@
 
     evidence = collect(ctx, "prod", "api", since=timedelta(hours=2))
 
-Round 1 needs only the names: DescribeServices, ListTasks RUNNING and STOPPED (each page's
-DescribeTasks starts as soon as the page arrives), utilisation metrics, alarms, service
-deployments. Round 2 needs the service: its current and previous task definitions and, on
-EC2 capacity, the container instances. Round 3 needs the stopped tasks: the other revisions
-they ran and the failing containers' log streams.
+Round 1 needs only the names: DescribeServices (with tags), ListTasks RUNNING and STOPPED (each
+page's DescribeTasks starts as soon as the page arrives), service deployments and the revisions
+they name. Round 2 needs the service: its current and previous task definitions, on EC2 capacity
+the container instances, with a load balancer its target groups' health, when a CloudFormation
+stack owns it the stack's status, then utilisation metrics and alarms. Round 3 needs the tasks and
+task definitions: the other revisions they ran, the log streams that tell the story (diagnosis/
+read_targets.py), the ECR images of the deployed revisions and, when a network-looking cause is
+in play, the tasks' network path. Every read is bounded (CollectLimits) and skipped when it does
+not apply, so a triage stays around 10-20 calls.
 
 A missing cluster/service, missing credentials, or a failed core read (services, tasks) raise
 a diagnosis.errors exception with one readable line. Secondary reads (task definitions, logs,
@@ -34,10 +38,19 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from ..aws import cloudwatch_reads, ecs_reads, logs_reads
+from ..aws import cloudformation_reads, cloudwatch_reads, ec2_reads, ecr_reads, ecs_reads, elbv2_reads, logs_reads
 from ..aws.session import AwsContext, is_transient
 from .errors import AwsAccessError, ClusterNotFound, NoCredentials, ServiceNotFound, TriageError
 from .evidence import empty_evidence, to_jsonable
+from .read_targets import (
+    awsvpc_configuration,
+    ecr_images,
+    log_targets,
+    log_tasks,
+    network_in_play,
+    revision_arns,
+    rolled_back_revisions,
+)
 
 DEFAULT_SINCE = dt.timedelta(hours=2)
 _FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
@@ -56,6 +69,8 @@ class CollectLimits:
     line_chars: int = 2000
     service_deployments: int = 3
     container_instances: int = 100
+    target_groups: int = 5
+    ecr_repositories: int = 4
     workers: int = 16
 
 
@@ -101,6 +116,7 @@ class _Collection:
         deployments_f = submit(self._secondary, "ecs:ListServiceDeployments", self._service_deployments)
 
         svc = self._service(service_f)
+        stack = cloudformation_reads.stack_name(svc.get("tags"))
         # round 2: what the service points at, then the CloudWatch reads. They are not on the
         # critical path, and building their clients (CPU, under the GIL) would delay round 1.
         current = svc.get("taskDefinition")
@@ -117,10 +133,16 @@ class _Collection:
         if _runs_on_container_instances(svc):
             instances_f = submit(self._secondary, "ecs:ListContainerInstances", ecs_reads.container_instances,
                                  ecs, self.cluster, self.limits.container_instances)
+        target_groups = [lb["targetGroupArn"] for lb in svc.get("loadBalancers") or [] if lb.get("targetGroupArn")]
+        balancers_f = submit(self._secondary, "elasticloadbalancing:DescribeTargetHealth", self._load_balancers,
+                             list(dict.fromkeys(target_groups))[:self.limits.target_groups]) if target_groups else None
+        stack_f = submit(self._secondary, "cloudformation:DescribeStacks", self._stack, stack) if stack else None
         metrics_f = submit(self._secondary, "cloudwatch:GetMetricData", self._metrics)
         alarms_f = submit(self._secondary, "cloudwatch:DescribeAlarms", self._alarms)
-        submit(self.ctx.client, "logs")  # ready before round 3 needs it
+        for name in ("logs", "ecr"):  # ready before round 3 needs them
+            submit(self.ctx.client, name)
 
+        svc["events"] = [e for e in svc.get("events", []) if e.get("createdAt") and e["createdAt"] >= self.start]
         running = self._tasks(running_f)
         stopped_all = sorted(self._tasks(stopped_f), key=_stopped_time, reverse=True)
         stopped = [t for t in stopped_all if _stopped_time(t) >= self.start]
@@ -133,9 +155,17 @@ class _Collection:
                 self._task_definition(previous)
         for arn in _other_revisions(stopped, {current, previous}, self.limits.extra_task_definitions):
             self._task_definition(arn)
-        logs = self._logs(stopped)
+        deployments = deployments_f.result() or ([], [])
+        images_f = self._images(svc, current)
+        network_f = None
+        if awsvpc_configuration(svc).get("subnets") and network_in_play(stopped, svc.get("events", []),
+                                                                         self._definitions_now()):
+            network_f = submit(self._secondary, "ec2:DescribeSubnets", self._network, awsvpc_configuration(svc))
+        rolled_back = rolled_back_revisions(*deployments)
+        for arn in sorted(rolled_back):
+            self._task_definition(arn)
+        logs = self._logs(log_tasks(stopped, running, current, rolled_back, self.limits.log_tasks))
 
-        svc["events"] = [e for e in svc.get("events", []) if e.get("createdAt") and e["createdAt"] >= self.start]
         task_definitions = {arn: f.result() for arn, f in self._task_definitions.items() if f.result()}
         evidence.update(
             service=to_jsonable(svc),
@@ -144,8 +174,13 @@ class _Collection:
             previous_task_definition=task_definitions[previous]["taskDefinitionArn"] if previous in task_definitions
             else None,
             tasks={"running": to_jsonable(running), "stopped": to_jsonable(stopped)},
-            service_deployments=to_jsonable(deployments_f.result() or []),
+            service_deployments=to_jsonable(deployments[0]),
+            service_revisions=to_jsonable(deployments[1]),
             logs=logs,
+            load_balancers=to_jsonable(balancers_f.result() or {}) if balancers_f else {},
+            images=(images_f.result() or []) if images_f else [],
+            network=to_jsonable(network_f.result() or {}) if network_f else {},
+            cloudformation={"stack": to_jsonable(stack_f.result())} if stack_f and stack_f.result() else {},
             metrics=to_jsonable(metrics_f.result() or {}),
             alarms=to_jsonable(self._alarms_for_service(alarms_f.result(), svc)),
             container_instances=to_jsonable(instances_f.result() or []) if instances_f else [],
@@ -216,30 +251,93 @@ class _Collection:
         return cloudwatch_reads.alarms_for_service(*alarms, ecs_reads.short_name(self.cluster),
                                                    ecs_reads.short_name(self.service), set(deployment_alarms))
 
-    def _service_deployments(self) -> list[dict[str, Any]]:
+    def _service_deployments(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the newest service deployments, the service revisions they name)."""
         if not ecs_reads.supports_service_deployments(self.ecs):
             self.errors.append({"call": "ecs:ListServiceDeployments", "code": "UnsupportedOperation",
                                 "message": "this botocore has no ListServiceDeployments"})
-            return []
-        return ecs_reads.recent_service_deployments(self.ecs, self.cluster, self.service,
-                                                    self.limits.service_deployments)
+            return [], []
+        deployments = ecs_reads.recent_service_deployments(self.ecs, self.cluster, self.service,
+                                                           self.limits.service_deployments)
+        arns = revision_arns(deployments)
+        revisions = self._secondary("ecs:DescribeServiceRevisions", ecs_reads.describe_service_revisions,
+                                    self.ecs, arns) if arns else None
+        return deployments, revisions or []
 
-    def _logs(self, stopped: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The tail of the failing containers' awslogs streams, newest failed tasks first."""
-        failed = [t for t in stopped if _failed_containers(t)][:self.limits.log_tasks]
-        wait([self._task_definition(t["taskDefinitionArn"]) for t in failed])
+    def _stack(self, name: str) -> dict[str, Any]:
+        return cloudformation_reads.stack_status(self.ctx.client("cloudformation"), name)
+
+    def _load_balancers(self, arns: list[str]) -> dict[str, Any]:
+        """The target groups and each one's target health (the health reads run side by side)."""
+        elbv2 = self.ctx.client("elbv2")
+        health = {arn: self.pool.submit(self._secondary, "elasticloadbalancing:DescribeTargetHealth",
+                                        elbv2_reads.target_health, elbv2, arn) for arn in arns}
+        groups = self._secondary("elasticloadbalancing:DescribeTargetGroups", elbv2_reads.target_groups, elbv2, arns)
+        return {"target_groups": groups or [],
+                "target_health": {arn: f.result() for arn, f in health.items() if f.result() is not None}}
+
+    def _images(self, svc: dict[str, Any], current: str | None) -> Future | None:
+        """BatchGetImage per repository for the images of the revisions the service deploys."""
+        revisions = {d.get("taskDefinition") for d in svc.get("deployments") or []} | {current}
+        futures = [self._task_definitions[r] for r in revisions if r in self._task_definitions]
+        wait(futures)
+        definitions = {td["taskDefinitionArn"]: td for f in futures if (td := f.result())}
+        repositories = list(ecr_images(definitions, self.ctx.region).items())[:self.limits.ecr_repositories]
+        if not repositories:
+            return None
+        ecr = self.ctx.client("ecr")
+        reads = [(images, self.pool.submit(self._image_answers, ecr, registry, repository, images))
+                 for (registry, repository), images in repositories]
+        return self.pool.submit(_image_entries, reads, definitions)
+
+    def _image_answers(self, ecr, registry: str, repository: str, images: list) -> dict[str, Any] | None:
+        try:
+            return ecr_reads.images(ecr, registry, repository, [i.image_id for i in images])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+                return {"images": [], "failures": [{"imageId": i.image_id, "failureCode": "RepositoryNotFound"}
+                                                   for i in images]}
+            self._record(exc, "ecr:BatchGetImage")
+        except (BotoCoreError, NotImplementedError) as exc:
+            self._record(exc, "ecr:BatchGetImage")
+        return None
+
+    def _network(self, awsvpc: dict[str, Any]) -> dict[str, Any]:
+        """Subnets and security groups side by side, then the VPC's routes, endpoints and DNS settings."""
+        ec2 = self.ctx.client("ec2")
+        groups_f = self.pool.submit(self._secondary, "ec2:DescribeSecurityGroups", ec2_reads.security_groups, ec2,
+                                    awsvpc.get("securityGroups") or []) if awsvpc.get("securityGroups") else None
+        subnets = ec2_reads.subnets(ec2, awsvpc["subnets"])
+        vpcs = sorted({s["VpcId"] for s in subnets if s.get("VpcId")})
+        per_vpc = [(self.pool.submit(self._secondary, "ec2:DescribeRouteTables", ec2_reads.route_tables, ec2, vpc),
+                    self.pool.submit(self._secondary, "ec2:DescribeVpcEndpoints", ec2_reads.vpc_endpoints, ec2, vpc),
+                    self.pool.submit(self._secondary, "ec2:DescribeVpcAttribute", ec2_reads.vpc_dns, ec2, vpc))
+                   for vpc in vpcs]
+        return {"assign_public_ip": awsvpc.get("assignPublicIp"), "subnets": subnets,
+                "security_groups": (groups_f.result() if groups_f else None) or [],
+                "route_tables": [t for tables, _, _ in per_vpc for t in tables.result() or []],
+                "vpc_endpoints": [e for _, endpoints, _ in per_vpc for e in endpoints.result() or []],
+                "vpcs": [dns.result() for _, _, dns in per_vpc if dns.result()]}
+
+    def _definitions_now(self) -> dict[str, dict | None]:
+        wait(self._task_definitions.values())
+        return {arn: f.result() for arn, f in self._task_definitions.items()}
+
+    def _logs(self, tasks: list[tuple[dict[str, Any], bool]]) -> list[dict[str, Any]]:
+        """The tail of the chosen tasks' awslogs streams (read_targets.log_tasks), non-essential ones labelled."""
+        wait([self._task_definition(t["taskDefinitionArn"]) for t, _ in tasks])
         definitions = {arn: f.result() for arn, f in self._task_definitions.items()}
         logs_client = self.ctx.client("logs")
         reads = []
-        for task, container, group, stream in _log_targets(failed, definitions, self.limits.log_streams):
+        for task, container, group, stream, essential in log_targets(tasks, definitions, self.limits.log_streams):
             future = self.pool.submit(self._secondary, "logs:GetLogEvents", logs_reads.recent_log_events,
                                       logs_client, group, stream, self.start, self.end, self.limits.log_lines)
             reads.append(({"group": group, "stream": stream, "task_id": ecs_reads.short_name(task["taskArn"]),
-                           "container": container}, future))
+                           "container": container, "essential": essential}, future))
         found = []
         for entry, future in reads:
             events = future.result()
-            if events is None:
+            if not events:  # unreadable (recorded) or empty
                 continue
             entry["events"] = [{"timestamp": to_jsonable(_from_epoch_ms(e["timestamp"])),
                                 "message": e.get("message", "")[:self.limits.line_chars]} for e in events]
@@ -308,34 +406,28 @@ def _runs_on_container_instances(svc: dict[str, Any]) -> bool:
     return any(item.get("capacityProvider") not in _FARGATE_PROVIDERS for item in strategy)
 
 
-def _failed_containers(task: dict[str, Any]) -> list[dict[str, Any]]:
-    """Containers that ran and did not exit cleanly (no exit code counts only if the task started)."""
-    return [c for c in task.get("containers", [])
-            if c.get("exitCode") != 0 and (c.get("exitCode") is not None or task.get("startedAt"))]
-
-
-def _log_targets(failed_tasks: list[dict[str, Any]], definitions: dict[str, dict | None],
-                 cap: int) -> list[tuple[dict, str, str, str]]:
-    """(task, container, group, stream) to read: each task's most telling container first
-    (essential, then with an exit code), then the others, round-robin up to `cap`."""
-    per_task: list[list[tuple[dict, str, str, str]]] = []
-    for task in failed_tasks:
-        definition = definitions.get(task["taskDefinitionArn"]) or {}
-        by_name = {cd["name"]: cd for cd in definition.get("containerDefinitions", [])}
-        candidates = []
-        for container in _failed_containers(task):
-            cd = by_name.get(container.get("name"))
-            where = cd and logs_reads.awslogs_stream(cd, ecs_reads.short_name(task["taskArn"]))
-            if where:
-                rank = (not cd.get("essential", True), container.get("exitCode") is None)
-                candidates.append((rank, (task, cd["name"], *where)))
-        per_task.append([target for _, target in sorted(candidates, key=lambda c: c[0])])
-    targets: list[tuple[dict, str, str, str]] = []
-    depth = 0
-    while len(targets) < cap and any(len(t) > depth for t in per_task):
-        targets += [t[depth] for t in per_task if len(t) > depth]
-        depth += 1
-    return targets[:cap]
+def _image_entries(reads: list[tuple[list, Future]], definitions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per ECR image: what ECR said of it and which of the revisions run it."""
+    entries = []
+    for images, future in reads:
+        answer = future.result()
+        if answer is None:
+            continue
+        found = {key: i for i in answer["images"] for key in (i.get("imageId") or {}).values()}
+        failed = {key: f.get("failureCode") for f in answer["failures"] for key in (f.get("imageId") or {}).values()}
+        for image in images:
+            key = next(iter(image.image_id.values()))
+            entry = {"image": image.uri, "registryId": image.registry, "repository": image.repository,
+                     "imageId": image.image_id,
+                     "revisions": sorted(arn for arn, td in definitions.items()
+                                         if any(c.get("image") == image.uri for c in td.get("containerDefinitions", [])))}
+            if key in found:
+                entry.update(status="found", mediaType=found[key].get("imageManifestMediaType"),
+                             platforms=found[key].get("platforms"))
+            else:
+                entry["status"] = failed.get(key) or "ImageNotFound"
+            entries.append(entry)
+    return entries
 
 
 def _from_epoch_ms(value: int) -> dt.datetime:

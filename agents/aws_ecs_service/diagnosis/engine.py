@@ -7,10 +7,12 @@ same TriageResult for the same evidence: the classifier reads nothing else.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..aws.session import AwsContext
-from .result import Stats, TriageResult
+
+if TYPE_CHECKING:  # the result models load with the classifier, after the first AWS calls have gone out
+    from .result import TriageResult
 
 DEFAULT_WINDOW = dt.timedelta(hours=2)
 TASK_READS = ("ecs:ListTasks", "ecs:DescribeTasks")
@@ -19,6 +21,7 @@ UNSURE_HEALTHY_CONFIDENCE = 0.4  # "healthy" when the tasks could not be read
 
 def analyse(evidence: dict[str, Any]) -> TriageResult:
     from .classifier import classify
+    from .result import Stats
 
     result = classify(evidence)
     stats = evidence.get("stats") or {}

@@ -7,16 +7,25 @@ Shape, schema `ecs-evidence/v1` (everything the classifier reads is here, so
      "target": {"region", "cluster", "service"},
      "window": {"start": ISO, "end": ISO},          # stopped tasks/events/logs/metrics are cut to it
      "collected_at": ISO,
-     "service": DescribeServices().services[0] | None,
+     "service": DescribeServices(include=TAGS).services[0] | None,
      "task_definitions": {arn: DescribeTaskDefinition().taskDefinition},
      "current_task_definition": arn | None,         # service.taskDefinition
      "previous_task_definition": arn | None,        # last other revision the service ran
      "tasks": {"running": [DescribeTasks task], "stopped": [DescribeTasks task]},
      "service_deployments": [DescribeServiceDeployments item],
-     "logs": [{"group", "stream", "task_id", "container", "events": [{"timestamp": ISO, "message"}]}],
+     "service_revisions": [DescribeServiceRevisions item],   # the revisions those deployments name
+     "logs": [{"group", "stream", "task_id", "container", "essential": bool,   # False: a sidecar, not the app
+               "events": [{"timestamp": ISO, "message"}]}],
      "metrics": {"CPUUtilization": [[ISO, value], ...], "MemoryUtilization": [...]},
      "alarms": [DescribeAlarms MetricAlarm/CompositeAlarm that points at the service],
      "container_instances": [DescribeContainerInstances item],
+     "load_balancers": {"target_groups": [DescribeTargetGroups item],        # only with a load balancer
+                        "target_health": {target group ARN: [DescribeTargetHealth item]}},
+     "images": [{"image", "registryId", "repository", "imageId", "revisions": [task definition ARN],
+                 "status": "found" | ECR failure code, "mediaType", "platforms": [os/arch] | None}],  # ECR images
+     "network": {"assign_public_ip", "subnets", "security_groups", "route_tables", "vpc_endpoints",
+                 "vpcs": [{"VpcId", "EnableDnsSupport", "EnableDnsHostnames"}]},  # only for network causes
+     "cloudformation": {"stack": {"StackName", "StackStatus", "StackStatusReason", ...}},  # only when tagged
      "errors": [{"call": "service:Operation", "code", "message"}],   # what could not be read
      "stats": {"api_calls": int, "duration_ms": int}}
 
@@ -80,10 +89,15 @@ def empty_evidence(region: str, cluster: str, service: str, start: dt.datetime, 
         "previous_task_definition": None,
         "tasks": {"running": [], "stopped": []},
         "service_deployments": [],
+        "service_revisions": [],
         "logs": [],
         "metrics": {},
         "alarms": [],
         "container_instances": [],
+        "load_balancers": {},
+        "images": [],
+        "network": {},
+        "cloudformation": {},
         "errors": [],
         "stats": {"api_calls": 0, "duration_ms": 0},
     }

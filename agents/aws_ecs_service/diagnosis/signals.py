@@ -31,6 +31,9 @@ _LOW_LEVEL = re.compile(
     r"|\"level\": ?\"(?:trace|debug|info|warn|warning)\")"
 )
 
+# Containers a service mesh adds beside the application: ECS Service Connect's agent, App Mesh's Envoy.
+SIDECAR_CONTAINER = re.compile(r"ecs-service-connect|appnet|appmesh-envoy|aws-appmesh|\benvoy\b", re.IGNORECASE)
+
 SERVICE_EVENT_PREFIX = re.compile(
     r"^\s*(?:"
     r"\(service (?P<svc>[^,)]+)(?:, taskSet (?P<taskset>[^)]+))?\)"  # (service NAME) / (service NAME, taskSet ID)
@@ -63,6 +66,11 @@ def strip_service_prefix(message: object) -> ServiceEventText:
         return ServiceEventText(None, None, text)
     name = m.group("svc") or m.group("svc_doc") or m.group("svc_old")
     return ServiceEventText(name.strip(), (m.group("taskset") or "").strip() or None, text[m.end():])
+
+
+def is_sidecar(container: dict) -> bool:
+    """A Service Connect or App Mesh container (by name or image), not the application."""
+    return bool(SIDECAR_CONTAINER.search(f"{container.get('name') or ''} {container.get('image') or ''}"))
 
 
 def is_low_level_log(line: str) -> bool:

@@ -21,7 +21,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-                  r"(?P<kind>cluster|service)/(?P<rest>[A-Za-z0-9_/-]+)$")
+                  r"(?P<kind>cluster|service)/(?P<rest>[A-Za-z0-9_-]{1,255}(?:/[A-Za-z0-9_-]{1,255})?)$")
 
 
 class TargetError(ValueError):
@@ -38,7 +38,7 @@ def parse_ecs_arn(arn: str) -> dict[str, str] | None:
     if not match:
         return None
     found = match.groupdict()
-    found["names"] = [part for part in found.pop("rest").split("/") if part]
+    found["names"] = found.pop("rest").split("/")
     return found
 
 

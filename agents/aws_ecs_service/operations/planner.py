@@ -13,59 +13,18 @@ cause needs is a manual step (DESIGN.md write policy).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from ..aws.ecs_reads import family_revision
 from ..diagnosis import taskdef_diff, taxonomy
 from ..diagnosis.evidence import parse_time
 from ..diagnosis.result import TriageResult
+from ..diagnosis.revisions import last_healthy_revision
 from ..domain.plan import Plan, PlanStep
-
-# Causes a new task definition revision can bring: going back to the last good revision removes them.
-REVISION_CAUSES = frozenset({
-    "image-not-found", "image-pull-access-denied", "secrets-access-denied", "log-configuration-error",
-    "bad-entrypoint", "container-oom", "app-crash", "missing-config", "task-role-access-denied",
-    "elb-health-check-failed", "container-health-check-failed", "port-conflict", "image-platform-mismatch",
-    "efs-mount-failed", "disk-full", "role-assumption-failed", "deployment-failing",
-})
-# Causes one more task relieves (the rollback is offered too when a recent deployment may be the reason).
-LOAD_CAUSES = frozenset({"cpu-saturation", "memory-pressure"})
 
 ROLLBACK_DURATION_S = 300  # new tasks start, pass health checks, old ones drain
 SCALE_DURATION_S = 120  # one task starts and passes health checks
 _RISK_RANK = {"low": 0, "medium": 1, "high": 2}
 _SECRET_ARN = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm|kms):[\w-]+:\d{12}:[\w/:+=.,@-]+")
-
-# What a person must do (the agent may not): {placeholders} come from the evidence's structure.
-MANUAL_STEPS: dict[str, list[str]] = {
-    "container-oom": ["Raise the memory of {current} in a new task definition revision ({memory_now}): not an "
-                      "allowed automated change.", "Look for a memory leak in the code {current} ships."],
-    "memory-pressure": ["Raise the task memory in a new task definition revision ({memory_now}), or find the leak: "
-                        "not an allowed automated change."],
-    "cpu-saturation": ["If the load stays, raise the task CPU in a new revision or configure service auto scaling: "
-                       "not an allowed automated change."],
-    "secrets-access-denied": ["Grant the execution role {execution_role} secretsmanager:GetSecretValue (ssm:GetParameters"
-                              ", kms:Decrypt for customer-managed keys) on {secrets}: IAM changes are not an allowed "
-                              "automated change."],
-    "image-pull-access-denied": ["Grant the execution role {execution_role} ecr:GetAuthorizationToken, ecr:BatchGetImage "
-                                 "and ecr:GetDownloadUrlForLayer, or fix the registry credentials."],
-    "image-not-found": ["Push the missing image or fix the image reference of {current}, then deploy a new revision."],
-    "app-crash": ["Fix the application error {current} ships (see the triage evidence), then deploy a new revision."],
-    "missing-config": ["Restore the missing setting (environment/secrets) in a new revision of {current}."],
-    "elb-health-check-failed": ["Fix the container port or the target group's health check path/port for {current}, "
-                                "or raise healthCheckGracePeriodSeconds: not an allowed automated change."],
-    "task-role-access-denied": ["Grant the task role {task_role} the permission the application is denied."],
-    "scaled-to-zero": ["Find who scaled the service to 0 (CloudTrail UpdateService) and restore the intended "
-                       "desiredCount in +1 steps or through its auto scaling policy."],
-}
-
-
-@dataclass(frozen=True)
-class HealthyRevision:
-    arn: str
-    source: str  # where we know it ran healthy from
-    confirmed: bool  # False when it is only "the previous revision", health unknown
 
 
 def build_plans(result: TriageResult, evidence: dict[str, Any], incident_id: str,
@@ -114,47 +73,6 @@ def parse_duration(value: Any) -> int | None:
     return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
 
 
-def last_healthy_revision(evidence: dict[str, Any]) -> HealthyRevision | None:
-    """The newest other revision of the service's family that ran healthy: a COMPLETED deployment without
-    failed tasks, else a successful service deployment, else the previous revision (health unknown)."""
-    svc = evidence.get("service") or {}
-    current = svc.get("taskDefinition") or evidence.get("current_task_definition")
-    if not current:
-        return None
-    family = family_revision(current)[0]
-
-    def usable(arn: Any) -> bool:
-        if not arn or _short(arn) == _short(current) or ":" not in _short(arn):
-            return False
-        if family_revision(str(arn))[0] != family:
-            return False
-        td = (evidence.get("task_definitions") or {}).get(arn)
-        return td is None or td.get("status", "ACTIVE") == "ACTIVE"
-
-    completed = [d for d in svc.get("deployments") or []
-                 if d.get("rolloutState") == "COMPLETED" and not d.get("failedTasks") and usable(d.get("taskDefinition"))]
-    if completed:
-        best = max(completed, key=lambda d: parse_time(d.get("createdAt")) or parse_time(0))
-        return HealthyRevision(best["taskDefinition"], f"deployment {best.get('id', '?')} COMPLETED without failed "
-                               "tasks", True)
-    for deployment in sorted(evidence.get("service_deployments") or [], reverse=True,
-                             key=lambda d: parse_time(d.get("finishedAt") or d.get("createdAt")) or parse_time(0)):
-        # DescribeServiceDeployments names service revisions; their taskDefinition is there when it was resolved
-        if deployment.get("status") == "SUCCESSFUL":
-            revisions = [deployment.get("targetServiceRevision") or {}]
-        elif deployment.get("status") == "ROLLBACK_SUCCESSFUL":
-            revisions = deployment.get("sourceServiceRevisions") or []
-        else:
-            continue
-        for revision in revisions:
-            if usable(revision.get("taskDefinition")):
-                return HealthyRevision(revision["taskDefinition"], f"service deployment {deployment['status']}", True)
-    previous = evidence.get("previous_task_definition")
-    if usable(previous):
-        return HealthyRevision(previous, "the revision the service ran before (not confirmed healthy)", False)
-    return None
-
-
 def _short(arn: Any) -> str:
     return taskdef_diff.short_name(str(arn or ""))
 
@@ -166,6 +84,7 @@ class _Builder:
         self.result, self.evidence, self.incident_id = result, evidence, incident_id
         self.business = tone == "business"
         self.cause = result.root_cause.category
+        self.plan = taxonomy.plan_kind(self.cause)  # what the cause's record says a plan can do
         self.kinds = {a.action for a in result.suggested_actions}
         self.target = result.target
         self.svc = evidence.get("service") or {}
@@ -193,17 +112,14 @@ class _Builder:
                           summary=f"{self.service} is healthy: nothing to repair.", risk="low")
 
     def manual(self, summary: str, option: str = "manual") -> Plan:
-        action = taxonomy.categories().get(self.cause, {}).get("action", "no automated fix")
-        steps = self.manual_steps() or [f"{action[:1].upper()}{action[1:]} ({self.cause}): not an allowed automated "
-                                        "change."]
         return self._plan(option=option, title="Manual fix (the agent changes nothing)", summary=summary,
-                          manual_steps=steps, risk="low")
+                          manual_steps=self.manual_steps(), risk="low")
 
     def rollback(self) -> Plan | None:
         # The classifier judges whether a deployment introduced the cause (its "rollback" suggestion);
         # without suggestions, a cause a revision can bring is enough.
-        wanted = "rollback" in self.kinds or (not self.kinds and self.cause in REVISION_CAUSES) or (
-            self.cause in LOAD_CAUSES and self._recent_deployment())
+        wanted = "rollback" in self.kinds or (not self.kinds and self.plan == "rollback") or (
+            self.plan == "scale-out" and self._recent_deployment())
         healthy = last_healthy_revision(self.evidence) if wanted and self.current else None
         if healthy is None:
             return None
@@ -235,8 +151,8 @@ class _Builder:
                           manual_steps=self.manual_steps(then))
 
     def scale_out(self) -> Plan | None:
-        from_zero = self.cause == "scaled-to-zero" and self.desired == 0
-        if not (from_zero or (self.desired > 0 and (self.cause in LOAD_CAUSES or "scale" in self.kinds))):
+        from_zero = self.plan == "restore-capacity" and self.desired == 0
+        if not (from_zero or (self.desired > 0 and (self.plan == "scale-out" or "scale" in self.kinds))):
             return None
         wanted = self.desired + 1
         step = PlanStep(
@@ -276,7 +192,8 @@ class _Builder:
             "task_role": td.get("taskRoleArn") or "(see the task definition)",
             "secrets": self._secret_arns() or "the secrets the task definition references",
         }
-        steps = [text.format(**values) for text in MANUAL_STEPS.get(self.cause, [])]
+        record = taxonomy.record(self.cause)
+        steps = [text.format(**values) for text in (record.manual_steps if record else [])]
         if rolled_back_to:
             steps.append(f"After the rollback, {self.service} runs {rolled_back_to}: ship the fix as a new revision "
                          f"(the next deployment replaces {rolled_back_to}).")
