@@ -46,7 +46,7 @@ CALLS_TARGET, TOKENS_TARGET, RATIO_TARGET, P50_TARGET_MS = 2, 6000, 3.0, 50.0
 
 def model_budget() -> list[dict]:
     from agents.aws_ecs_service import ECSDeepAgentConfig, create_ecs_deep_agent
-    from agents.aws_ecs_service.llm import make_chat_model
+    from agents.aws_ecs_service.conversation.model import make_chat_model
 
     rows = []
     for path in sorted(SCENARIOS.glob("*.json")):
@@ -86,8 +86,8 @@ def _table_bytes(conn, thread: str) -> int:
 def conversation(database_url: str, durability: str) -> dict:
     """40 turns on one thread: a triage, then 39 questions of 2 KB answered from the findings."""
     from agents.aws_ecs_service.config import ECSDeepAgentConfig
-    from agents.aws_ecs_service.graph import Dependencies, build_graph
-    from agents.aws_ecs_service.memory import open_memory
+    from agents.aws_ecs_service.conversation.graph import Dependencies, build_graph
+    from agents.aws_ecs_service.conversation.memory import open_memory
 
     sc = json.loads((SCENARIOS / "oom-after-deploy.json").read_text())
     fake = play(sc, latency_ms=0)

@@ -1,7 +1,8 @@
 """The kinds of Lambda code asset, what each installs, and their lock files.
 
 One asset per kind of function, so a function ships only what its kind imports:
-  light     intake and approval API: boto3, Powertools, pydantic, psycopg; no LangChain, LangGraph, numpy
+  light     intake, approval API, decision deliverer: boto3, Powertools, pydantic, psycopg; no LangChain, LangGraph,
+            numpy
   workflow  the Step Functions steps: rules, no model; adds PyYAML (agent.yaml) and the X-Ray SDK (Tracer)
   graph     chat API and migrations: LangGraph on Bedrock with the PostgreSQL checkpointer
 Which project modules go in is derived from the handlers' imports (infra/import_graph.py); which

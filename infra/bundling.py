@@ -33,8 +33,8 @@ from .import_graph import ImportClosure, ProjectGraph
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 SOURCE_PACKAGES = ("agents", "functions")
-# Local tools that no function may ship, whatever imports them.
-NEVER_SHIPPED = ("agents.aws_ecs_service.sandbox", "agents.aws_ecs_service.demo")
+# Local tools (the sandbox, the command line, its chat, demo and MCP server) that no function may ship.
+NEVER_SHIPPED = ("agents.aws_ecs_service.sandbox", "agents.aws_ecs_service.interfaces")
 DATA_SUFFIXES = (".json", ".yaml")
 # Names a CPython 3.12 to compile the asset with; otherwise PATH, then pyenv's installs.
 BUNDLE_PYTHON_ENV = "ECS_AGENT_BUNDLE_PYTHON"

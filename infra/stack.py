@@ -2,7 +2,9 @@
 reports, monitoring."""
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_events as events_lib
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
@@ -30,7 +32,7 @@ from .settings import REPO_ROOT, Settings
 
 WORKFLOW_STEPS = ("triage", "plan", "request_approval", "remediate", "verify", "report")
 # The functions that decide, ask for or apply a change: they get the writable clusters (WRITE_CLUSTERS).
-WRITE_SCOPED = ("plan", "request_approval", "remediate", "chat_api")
+WRITE_SCOPED = ("plan", "request_approval", "remediate", "report", "chat_api")
 # The workflow's steps and the functions that start executions (and so set its waits) get VERIFY_CEILING_S.
 VERIFY_CEILED = (*WORKFLOW_STEPS, "intake", "chat_api")
 
@@ -49,6 +51,9 @@ def function_specs(settings: Settings) -> dict[str, FunctionSpec]:
                                  description="Chat API: threads, messages, incidents (LangGraph + Bedrock)"),
         "approval_api": FunctionSpec(handler="functions.approval_api.handler", asset="light", timeout_s=15,
                                      description="Signed approval links: show the plan, record the decision"),
+        "deliver_decisions": FunctionSpec(handler="functions.deliver_decisions.handler", asset="light", timeout_s=60,
+                                          description="Every minute: tell waiting workflows the approval decisions "
+                                                      "that could not be delivered yet"),
         **workflow,
         "migrate": FunctionSpec(handler="functions.migrate.handler", asset="graph", timeout_s=300,
                                 description="Custom resource: checkpointer tables and approvals table"),
@@ -141,10 +146,12 @@ class EcsIncidentAgentStack(Stack):
                               "links (CDK grantRead).", "Action::s3:GetObject*", "Action::s3:GetBucket*",
                               "Action::s3:List*", bucket_objects)
         _env(f["chat_api"], REPORTS_BUCKET=reports.bucket.bucket_name)
-        notifications.grant_publish(f["request_approval"].role)
-        acknowledge_wildcards(f["request_approval"].role, "Publishing to the KMS-encrypted topic needs data keys "
-                              "from the topic's own key only.", "Action::kms:GenerateDataKey*")
-        _env(f["request_approval"], NOTIFICATION_TOPIC_ARN=notifications.topic.topic_arn)
+        # request_approval emails the approval links; report tells how the incident ended
+        for name in ("request_approval", "report"):
+            notifications.grant_publish(f[name].role)
+            acknowledge_wildcards(f[name].role, "Publishing to the KMS-encrypted topic needs data keys from the "
+                                  "topic's own key only.", "Action::kms:GenerateDataKey*")
+            _env(f[name], NOTIFICATION_TOPIC_ARN=notifications.topic.topic_arn)
         for name in ("request_approval", "approval_api", "chat_api"):
             _env(f[name], APPROVAL_BASE_URL=api.base_url)
         for name in ("request_approval", "approval_api"):
@@ -161,14 +168,28 @@ class EcsIncidentAgentStack(Stack):
         acknowledge_wildcards(f["chat_api"].role, "Reads the executions of the incident state machine only (their "
                               "names are incident keys known at run time).",
                               {"regex": "/^Resource::arn:<AWS::Partition>:states:.+:execution:.*$/"})
-        for name in ("approval_api", "chat_api"):
+        # deciders and the deliverer tell the waiting state the decision
+        for name in ("approval_api", "chat_api", "deliver_decisions"):
             state_machine.grant_task_response(f[name].role)
+        # intake tells it to triage again when a different failure joins an incident that waits for approval
+        f["intake"].role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskFailure"],
+                                                           resources=[state_machine.state_machine_arn]))
+        # intake tells a step scaling alarm (only scaling-policy actions) from an incident alarm
+        f["intake"].role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"]))
+        acknowledge_wildcards(f["intake"].role, "DescribeAlarms of the alarm an event names (any alarm of this "
+                              "account and Region: names are known only at run time).",
+                              "Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*")
+        events_lib.Rule(self, "DeliverDecisionsSchedule", schedule=events_lib.Schedule.rate(Duration.minutes(1)),
+                        description="Deliver recorded approval decisions the workflow has not been told yet",
+                        targets=[targets.LambdaFunction(f["deliver_decisions"].alias, retry_attempts=0)])
         # request_approval hands a decision already recorded to a retried step's new token. A policy of its
         # own: in the role's default policy the function would depend on the state machine that invokes it.
         iam.Policy(self, "RequestApprovalTaskResponse", roles=[f["request_approval"].role], statements=[
             iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
                                 resources=[state_machine.state_machine_arn])])
-        for name in ("intake", "approval_api", "chat_api"):
+        for name in ("intake", "approval_api", "chat_api", "deliver_decisions"):
             _env(f[name], STATE_MACHINE_ARN=state_machine.state_machine_arn)
 
         api.add_chat_routes(f["chat_api"].alias)

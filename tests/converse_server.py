@@ -112,7 +112,7 @@ class ModelChat:
 
         from agents.aws_ecs_service import ECSDeepAgentConfig, create_ecs_deep_agent
         from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
-        from agents.aws_ecs_service.llm import make_chat_model
+        from agents.aws_ecs_service.conversation.model import make_chat_model
         from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
 
         settings = ECSDeepAgentConfig(model_name=MODEL_ID, aws_region="us-east-1", **config)

@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
 
         return ECSDeepAgentConfig
     if name == "create_ecs_deep_agent":
-        from .agent import create_ecs_deep_agent
+        from .conversation.agent import create_ecs_deep_agent
 
         return create_ecs_deep_agent
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

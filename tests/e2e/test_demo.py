@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents.aws_ecs_service.demo import run_demo
+from agents.aws_ecs_service.interfaces.demo import run_demo
 from agents.aws_ecs_service.reports.incident_reports import REPORT_NAMES
 from agents.aws_ecs_service.sandbox import Sandbox
 

@@ -52,7 +52,7 @@ def test_the_chat_model_answers_without_the_packages_the_graph_asset_omits(twins
     """numpy and zstandard are declared by langchain-aws and langsmith but left out of the lock: a real
     Converse round trip (against a local Bedrock stand-in) must not need them."""
     ask = ("from agents.aws_ecs_service.config import ECSDeepAgentConfig; "
-           "from agents.aws_ecs_service.llm import make_chat_model; "
+           "from agents.aws_ecs_service.conversation.model import make_chat_model; "
            f"model = make_chat_model(ECSDeepAgentConfig(model_name={cs.MODEL_ID!r}, aws_region='us-east-1')); "
            "assert model.invoke('Why is prod/api down?').content == 'because'")
     with cs.ConverseServer([cs.text("because")]) as server:

@@ -127,8 +127,11 @@ def test_functions_that_answer_a_waiting_approval_may_send_task_responses_to_the
     (machine,) = views.of_type("AWS::StepFunctions::StateMachine")
     holders = views.roles_with_action("states:SendTaskSuccess")
     assert holders == {views.role_of(f"functions.{name}.handler")
-                       for name in ("approval_api", "chat_api", "workflow.request_approval")}
-    for role in holders:
+                       for name in ("approval_api", "chat_api", "workflow.request_approval", "deliver_decisions")}
+    # the intake may only stop a wait (a different failure: triage again), never approve
+    failing = views.roles_with_action("states:SendTaskFailure")
+    assert failing == holders | {views.role_of("functions.intake.handler")}
+    for role in failing:
         grant = [s for s in views.statements(role) if "states:SendTaskFailure" in _actions(s)]
         assert grant and all(r == {"Ref": machine} for s in grant for r in _resources(s))
 

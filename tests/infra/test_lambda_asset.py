@@ -37,7 +37,7 @@ def assets(builds, tmp_path_factory) -> dict[str, tuple[Path, int]]:
 
 def test_one_asset_per_kind_serving_its_functions(builds):
     assert {kind: set(b.handlers) for kind, b in builds.items()} == {
-        "light": {"functions.intake", "functions.approval_api"},
+        "light": {"functions.intake", "functions.approval_api", "functions.deliver_decisions"},
         "workflow": {f"functions.workflow.{s}" for s in
                      ("triage", "plan", "request_approval", "remediate", "verify", "report")},
         "graph": {"functions.chat_api", "functions.migrate"},

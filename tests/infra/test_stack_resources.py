@@ -10,7 +10,8 @@ from infra.stack import WORKFLOW_STEPS, function_specs
 
 HANDLERS = [
     "functions.intake.handler", "functions.chat_api.handler", "functions.approval_api.handler",
-    "functions.migrate.handler", *[f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS],
+    "functions.deliver_decisions.handler", "functions.migrate.handler",
+    *[f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS],
 ]
 
 
@@ -34,7 +35,7 @@ def test_functions_of_a_kind_share_one_asset_and_kinds_do_not(views):
         if fn["Properties"]["Handler"] in HANDLERS:
             by_asset.setdefault(json.dumps(fn["Properties"]["Code"]["S3Key"]), set()).add(fn["Properties"]["Handler"])
     assert {frozenset(handlers) for handlers in by_asset.values()} == {
-        frozenset({"functions.intake.handler", "functions.approval_api.handler"}),
+        frozenset({"functions.intake.handler", "functions.approval_api.handler", "functions.deliver_decisions.handler"}),
         frozenset({"functions.chat_api.handler", "functions.migrate.handler"}),
         frozenset(f"functions.workflow.{s}.handler" for s in WORKFLOW_STEPS),
     }
@@ -144,7 +145,7 @@ def test_state_machine_uses_the_repo_definition_with_every_step_alias_logging_an
 
 def test_four_rules_scoped_to_the_clusters_with_retries_and_a_dead_letter_queue(views):
     rules = {r["Properties"]["EventPattern"]["detail-type"][0]: r["Properties"]
-             for r in views.of_type("AWS::Events::Rule").values()}
+             for r in views.of_type("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]}
     assert set(rules) == {"ECS Task State Change", "ECS Deployment State Change", "ECS Service Action",
                           "CloudWatch Alarm State Change"}
     task = rules["ECS Task State Change"]["EventPattern"]["detail"]
@@ -226,3 +227,16 @@ def test_migrations_run_as_a_custom_resource_after_the_proxy(views):
     (migration,) = views.of_type("AWS::CloudFormation::CustomResource").values()
     assert any("Proxy" in d for d in migration["DependsOn"])
     assert "CodeVersion" in migration["Properties"]
+
+
+def test_recorded_decisions_the_workflow_was_not_told_are_delivered_every_minute(views):
+    """The outbox's deliverer: a schedule that invokes the decision deliverer, which may answer the workflow."""
+    [schedule] = [r["Properties"] for r in views.of_type("AWS::Events::Rule").values()
+                  if "ScheduleExpression" in r["Properties"]]
+    assert schedule["ScheduleExpression"] == "rate(1 minute)" and schedule["State"] == "ENABLED"
+    [target] = schedule["Targets"]
+    alias = views.resources[target["Arn"]["Ref"]]
+    assert alias["Type"] == "AWS::Lambda::Alias"
+    function = views.resources[alias["Properties"]["FunctionName"]["Ref"]]
+    assert function["Properties"]["Handler"] == "functions.deliver_decisions.handler"
+    assert views.role_of("functions.deliver_decisions.handler") in views.roles_with_action("states:SendTaskSuccess")

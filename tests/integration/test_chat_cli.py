@@ -1,7 +1,7 @@
 """`ecs-agent chat`: progress lines, the approval prompt, and --thread continuing after a restart (SQLite)."""
 from __future__ import annotations
 
-from agents.aws_ecs_service.chat_cli import run_chat
+from agents.aws_ecs_service.interfaces.chat_cli import run_chat
 
 
 def _run(answers: list[str], thread: str | None, sqlite_path) -> list[str]:

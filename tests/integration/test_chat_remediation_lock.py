@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from agents.aws_ecs_service.chat_cli import run_chat
 from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.incidents.schema import migrate
+from agents.aws_ecs_service.interfaces.chat_cli import run_chat
 from tests.conftest import load_scenario
 
 pytestmark = pytest.mark.postgres

@@ -293,8 +293,8 @@ def test_the_chat_api_answers_503_while_postgres_is_down_then_resumes_the_thread
 @pytest.mark.attack("postgres restart")
 def test_a_library_conversation_carries_on_when_postgres_restarts(play_scenario, pg_schema_url, postgres_url):
     from agents.aws_ecs_service import ECSDeepAgentConfig
-    from agents.aws_ecs_service.graph import Dependencies, build_graph
-    from agents.aws_ecs_service.memory import open_memory
+    from agents.aws_ecs_service.conversation.graph import Dependencies, build_graph
+    from agents.aws_ecs_service.conversation.memory import open_memory
 
     play_scenario("oom-after-deploy")
     name = f"faults-{uuid.uuid4().hex[:8]}"
@@ -315,8 +315,8 @@ def test_a_library_conversation_carries_on_when_postgres_restarts(play_scenario,
 @pytest.mark.attack("postgres down")
 def test_the_chat_command_says_the_database_is_down_and_goes_on_after(play_scenario, pg_schema_url, monkeypatch,
                                                                       tmp_path):
-    from agents.aws_ecs_service import memory
-    from agents.aws_ecs_service.chat_cli import run_chat
+    from agents.aws_ecs_service.conversation import memory
+    from agents.aws_ecs_service.interfaces.chat_cli import run_chat
 
     play_scenario("oom-after-deploy")
     proxy = TcpProxy()

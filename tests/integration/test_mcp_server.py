@@ -25,7 +25,7 @@ def _server_params() -> StdioServerParameters:
     # the endpoint and fake credentials play_scenario set reach the subprocess through its environment
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
     env.update(ECS_AGENT_MODEL="offline", ECS_AGENT_CONFIG=str(ROOT / "tests" / "no-such-agent.yaml"))
-    return StdioServerParameters(command=sys.executable, args=["-m", "agents.aws_ecs_service.cli", "mcp"],
+    return StdioServerParameters(command=sys.executable, args=["-m", "agents.aws_ecs_service.interfaces.cli", "mcp"],
                                  env=env, cwd=str(ROOT))
 
 

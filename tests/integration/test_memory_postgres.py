@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.aws_ecs_service import memory as memory_module
-from agents.aws_ecs_service.memory import NO_DATABASE, open_memory
+from agents.aws_ecs_service.conversation import memory as memory_module
+from agents.aws_ecs_service.conversation.memory import NO_DATABASE, open_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 

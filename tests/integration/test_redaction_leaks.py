@@ -27,9 +27,9 @@ import psycopg
 import pytest
 from aws_lambda_powertools import Logger
 
-from agents.aws_ecs_service.cli import main
 from agents.aws_ecs_service.diagnosis.redaction import MASK
 from agents.aws_ecs_service.incidents.intake import Dropped, IncidentRequest, Normaliser
+from agents.aws_ecs_service.interfaces.cli import main
 from tests import converse_server as cs
 from tests.conftest import load_scenario
 from tests.e2e.serverless_world import LambdaContextStub, s3_reports, scenario_world, sent_emails
@@ -269,7 +269,7 @@ def test_verification_of_new_stops_carries_no_secret(play_scenario):
 def test_mcp_service_logs_mask_a_key_logged_one_line_per_event(play_scenario, monkeypatch):
     from agents.aws_ecs_service.config import ECSDeepAgentConfig
     from agents.aws_ecs_service.discovery.factory import build_discovery
-    from agents.aws_ecs_service.mcp_server import ReadTools
+    from agents.aws_ecs_service.interfaces.mcp_server import ReadTools
 
     play_scenario(secret_world())
     monkeypatch.delenv("ALLOW_SENSITIVE_DATA", raising=False)

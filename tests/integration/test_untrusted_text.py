@@ -22,11 +22,11 @@ import pytest
 from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
 from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
 from agents.aws_ecs_service.aws.session import AwsContext, SessionPool
+from agents.aws_ecs_service.conversation.model import SYSTEM_PROMPT
 from agents.aws_ecs_service.diagnosis.engine import run_triage
 from agents.aws_ecs_service.domain.plan import Approval, Plan, PlanStep
 from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.domain.write_policy import WriteScope
-from agents.aws_ecs_service.llm import SYSTEM_PROMPT
 from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
 from agents.aws_ecs_service.operations.planner import build_plans
 from tests import converse_server as cs
@@ -192,7 +192,7 @@ def test_a_model_that_follows_the_injections_still_cannot_change_the_plan_or_wri
     ("check api", {"service": "api", "region": "eu-west-1"}, {"service": "api"}),
 ], ids=["invented", "compound-environment", "stated", "invented-region"])
 def test_a_models_extraction_fills_only_what_the_message_states(text, refined, kept):
-    from agents.aws_ecs_service.contextualizer import with_model_refinement
+    from agents.aws_ecs_service.conversation.contextualizer import with_model_refinement
 
     merged = with_model_refinement({}, refined, text)
     assert {k: merged[k] for k in ("cluster", "service", "region", "environment") if k in merged} == kept

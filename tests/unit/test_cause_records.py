@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from agents.aws_ecs_service import contextualizer
+from agents.aws_ecs_service.conversation import contextualizer
 from agents.aws_ecs_service.diagnosis import taxonomy
 from agents.aws_ecs_service.diagnosis.result import RootCause, TriageResult, Window
 from agents.aws_ecs_service.diagnosis.rules import RULES

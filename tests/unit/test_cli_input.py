@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from agents.aws_ecs_service.cli import main, parse_since
+from agents.aws_ecs_service.interfaces.cli import main, parse_since
 
 
 @pytest.mark.parametrize("argv, needle", [

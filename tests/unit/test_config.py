@@ -53,7 +53,7 @@ def test_defaults_without_any_source(tmp_path):
 
 
 def test_configurable_reaches_the_graph_nodes():
-    from agents.aws_ecs_service.graph import Dependencies
+    from agents.aws_ecs_service.conversation.graph import Dependencies
 
     deps = Dependencies(config=ECSDeepAgentConfig(model_name="offline", allow_write=False))
     run = deps.settings({"configurable": {"thread_id": "t", "allow_write": True, "unknown": 1}})

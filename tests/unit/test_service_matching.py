@@ -1,7 +1,7 @@
 """Which listed service a sentence means: discovery/matching.py, and the contextualizer's use of it."""
 from __future__ import annotations
 
-from agents.aws_ecs_service import contextualizer as ctxr
+from agents.aws_ecs_service.conversation import contextualizer as ctxr
 from agents.aws_ecs_service.discovery.interface import ServiceRecord
 from agents.aws_ecs_service.discovery.matching import STRONG_SCORE, match_services, services_mentioned
 

@@ -6,7 +6,7 @@ a service scaled to 0 gets one task back; everything else is for a person (manua
 """
 from __future__ import annotations
 
-from .analyzers.base import Analysis
+from .analyzers.analysis import Analysis
 from .decision import Decision
 from .result import SuggestedAction
 from .revisions import last_healthy_revision

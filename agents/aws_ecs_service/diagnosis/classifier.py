@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .actions import suggested_actions
-from .analyzers.base import Analysis
+from .analyzers.analysis import Analysis
 from .analyzers.tasks import TaskVerdict, classify_task
 from .decision import decide
 from .evidence import target_of

@@ -11,7 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .analyzers import ANALYZERS
-from .analyzers.base import Analysis, Hypothesis, Tier
+from .analyzers.analysis import Analysis
+from .analyzers.base import Hypothesis, Tier
 from .analyzers.deployments import deployment_line
 from .analyzers.tasks import belongs_to_failing_deployment
 from .rules import RULES_BY_ID

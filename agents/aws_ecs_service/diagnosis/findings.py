@@ -3,7 +3,8 @@ the metrics and alarms not used by the root, and the routine stops; and the serv
 from __future__ import annotations
 
 from .actions import diff_lines, introduced_by_deployment
-from .analyzers.base import Analysis, bounded, lower, summarise
+from .analyzers.analysis import Analysis
+from .analyzers.base import bounded, lower, summarise
 from .analyzers.deployments import deployment_line
 from .analyzers.tasks import task_hypotheses
 from .decision import Decision

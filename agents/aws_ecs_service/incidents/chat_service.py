@@ -73,7 +73,7 @@ class ChatService:
         # LangGraph loads here, on the first request, not when the handler module is imported (cold-start budget)
         from langgraph.checkpoint.postgres import PostgresSaver
 
-        from ..graph import Dependencies, build_graph
+        from ..conversation.graph import Dependencies, build_graph
 
         self.svc = svc
         self.threads = PostgresThreadStore(svc.conn)

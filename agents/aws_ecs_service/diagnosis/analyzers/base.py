@@ -13,15 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from ..rules import Rule
 from ..view import View, stopped_at, ts
 
 if TYPE_CHECKING:
-    from .deployments import Deployments
-    from .images import ImageCheck
+    from .analysis import Analysis
     from .tasks import TaskVerdict
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -71,61 +69,6 @@ class Hypothesis:
     def earliest(self) -> float:
         times = [ts(stopped_at(v.task)) for v in self.verdicts] + [ts(s.at) for s in self.signals if s.at]
         return min(times, default=0.0)
-
-
-class Analysis:
-    """The view plus the facts the analyzers derive from it, each computed once when first asked for."""
-
-    def __init__(self, view: View):
-        self.view = view
-
-    @cached_property
-    def verdicts(self) -> list[TaskVerdict]:
-        from .tasks import task_verdicts
-        return task_verdicts(self)
-
-    @cached_property
-    def failures(self) -> list[TaskVerdict]:
-        return [v for v in self.verdicts if v.failure]
-
-    @cached_property
-    def event_signals(self) -> list[Signal]:
-        from .events import event_signals
-        return event_signals(self.view)
-
-    @cached_property
-    def deployments(self) -> Deployments:
-        from .deployments import failing_deployments
-        return failing_deployments(self.view, self.event_signals)
-
-    @cached_property
-    def metric_signals(self) -> list[Signal]:
-        from .metrics import metric_signals
-        return metric_signals(self.view)
-
-    @cached_property
-    def alarms(self) -> tuple[list[Signal], list[str]]:
-        """(signals of CPU/memory alarms in ALARM, lines of the other alarms in ALARM)."""
-        from .metrics import alarm_signals
-        return alarm_signals(self.view)
-
-    @cached_property
-    def image_checks(self) -> list[ImageCheck]:
-        from .images import image_checks
-        return image_checks(self.view)
-
-    @cached_property
-    def network_signals(self) -> list[Signal]:
-        from .network import network_signals
-        return network_signals(self.view)
-
-    @property
-    def alarm_signals(self) -> list[Signal]:
-        return self.alarms[0]
-
-    @property
-    def other_alarms(self) -> list[str]:
-        return self.alarms[1]
 
 
 class Analyzer(Protocol):

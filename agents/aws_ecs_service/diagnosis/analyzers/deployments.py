@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..evidence import parse_time
 from ..revisions import revision_task_definition
@@ -17,7 +17,10 @@ from ..rules import RULES_BY_ID, first_match
 from ..signals import clip, normalise, resource_id, short_id
 from ..taskdef_diff import short_name
 from ..view import View, ts
-from .base import Analysis, Hypothesis, Signal, Tier, dedupe
+from .base import Hypothesis, Signal, Tier, dedupe
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 
 @dataclass

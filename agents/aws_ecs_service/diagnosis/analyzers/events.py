@@ -8,11 +8,14 @@ instances ran out of ports.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..rules import RULES_BY_ID, first_match
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, signal_hypotheses, summarise
+from .base import Hypothesis, Signal, signal_hypotheses, summarise
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 _FAILED_DEPLOYMENT_IN_EVENT = re.compile(r"\(deployment ([^)\s]+)\) deployment failed", re.IGNORECASE)
 

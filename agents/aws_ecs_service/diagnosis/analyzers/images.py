@@ -7,13 +7,16 @@ pull error's text fits two causes (a refusal that may be a missing image), what 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...aws.ecr_reads import parse_ecr_image
 from ..rules import RULES_BY_ID, first_match
 from ..taskdef_diff import short_name
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, Tier, signal_hypotheses
+from .base import Hypothesis, Signal, Tier, signal_hypotheses
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 _PULL_CAUSES = ("image-not-found", "image-pull-access-denied")
 _ARCHITECTURES = {"X86_64": "amd64", "ARM64": "arm64"}

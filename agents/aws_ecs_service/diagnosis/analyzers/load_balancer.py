@@ -8,13 +8,16 @@ check's explicit port is what must match).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..rules import first_match
 from ..signals import clip
 from ..taskdef_diff import short_name
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, Tier, signal_hypotheses
+from .base import Hypothesis, Signal, Tier, signal_hypotheses
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 
 def target_health_signals(view: View) -> list[Signal]:

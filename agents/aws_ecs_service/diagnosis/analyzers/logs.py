@@ -8,9 +8,14 @@ lines are never the application's story (View.app_logs).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..rules import rules_for
 from ..signals import clip, is_low_level_log, resource_id, short_id
-from .base import Analysis, Hypothesis, Tier, dedupe, summarise
+from .base import Hypothesis, Tier, dedupe, summarise
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 _RUNNING_LOG_CAUSES = ("missing-config", "task-role-access-denied", "dependency-unreachable")
 _STEADY_LOG_CAUSES = ("task-role-access-denied",)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..evidence import parse_time
 from ..rules import first_match, rules_for
 from ..signals import clip
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, Tier, summarise
+from .base import Hypothesis, Signal, Tier, summarise
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 
 def metric_signals(view: View) -> list[Signal]:

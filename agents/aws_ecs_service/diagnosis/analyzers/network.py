@@ -7,12 +7,15 @@ failure already names (no path to ECR for an image pull, to Secrets Manager for 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..rules import first_match, primary_rule
 from ..taxonomy import record
 from ..view import View
-from .base import Analysis, Hypothesis, Signal, Tier, signal_hypotheses
+from .base import Hypothesis, Signal, Tier, signal_hypotheses
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 # what a task reaches, and the VPC endpoints that stand in for the internet for it
 _SERVICES = (("Amazon ECR", ("ecr.api", "ecr.dkr", "s3")), ("AWS Secrets Manager", ("secretsmanager",)),

@@ -11,15 +11,18 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..rules import RULES_BY_ID, TASK_FIELDS, Rule, rules_for
 from ..signals import clip, is_low_level_log, is_sidecar, normalise, resource_id, short_id
 from ..view import View, stopped_at, ts
-from .base import Analysis, Hypothesis, Tier, dedupe, most_severe, summarise
+from .base import Hypothesis, Tier, dedupe, most_severe, summarise
 from .events import placement_refined
 from .images import refine_pull_verdicts
 from .network import refine_network_verdicts
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 _TASK_RULES = tuple(sorted((r for r in RULES_BY_ID.values() if any(w in TASK_FIELDS for w in r.where)),
                            key=lambda r: r.priority))

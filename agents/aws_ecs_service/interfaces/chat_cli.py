@@ -24,12 +24,12 @@ DATABASE_DOWN = ("The conversation store (PostgreSQL) is unreachable right now (
 def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = input,
              print_fn: Callable[[str], None] = print, sqlite_path: str | None = None,
              verify_timeout_s: float | None = None) -> int:
-    from .aws.audit_log import LocalAuditLog
-    from .config import ECSDeepAgentConfig
-    from .graph import CHAT_VERIFY_TIMEOUT_S, Dependencies, build_graph
-    from .memory import data_dir, default_sqlite_path, open_memory
-    from .operations.approvals import LocalApprovalStore
-    from .operations.local_incidents import LocalIncidentStore
+    from ..aws.audit_log import LocalAuditLog
+    from ..config import ECSDeepAgentConfig
+    from ..conversation.graph import CHAT_VERIFY_TIMEOUT_S, Dependencies, build_graph
+    from ..conversation.memory import data_dir, default_sqlite_path, open_memory
+    from ..operations.approvals import LocalApprovalStore
+    from ..operations.local_incidents import LocalIncidentStore
 
     config = ECSDeepAgentConfig.load()
     memory = open_memory(config.database_url, sqlite_path=sqlite_path or default_sqlite_path())
@@ -70,9 +70,9 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
 
 def _service_lease(pool: Any) -> Any:
     """The remediation lock over the checkpointer's connection pool, its table created if missing."""
-    from .incidents.remediation_lock import PooledRemediationLock
-    from .incidents.schema import migrate
-    from .incidents.settings import RuntimeSettings
+    from ..incidents.remediation_lock import PooledRemediationLock
+    from ..incidents.schema import migrate
+    from ..incidents.settings import RuntimeSettings
 
     with pool.connection() as conn:
         migrate(conn)

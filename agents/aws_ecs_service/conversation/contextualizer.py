@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .diagnosis.taxonomy import symptom_table
-from .discovery.interface import ServiceRecord
-from .discovery.matching import STRONG_SCORE, canonical_env, cluster_env, match_services, services_mentioned
+from ..diagnosis.taxonomy import symptom_table
+from ..discovery.interface import ServiceRecord
+from ..discovery.matching import STRONG_SCORE, canonical_env, cluster_env, match_services, services_mentioned
 
 INTENTS = ("diagnose", "fix", "monitor", "report", "question")
 MIN_WINDOW = dt.timedelta(minutes=30)

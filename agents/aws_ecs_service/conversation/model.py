@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .config import ECSDeepAgentConfig
-from .diagnosis.redaction import redact_lines, redact_text
+from ..config import ECSDeepAgentConfig
+from ..diagnosis.redaction import redact_lines, redact_text
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .domain.incident import Trigger
-from .domain.plan import Approval, Plan
+from ..domain.incident import Trigger
+from ..domain.plan import Approval, Plan
 
 STAGES = 6
 SANDBOX_VERIFY_TIMEOUT_S = 30  # the sandbox's scheduler settles in ~1.5 s
@@ -62,7 +62,7 @@ def run_demo(out_dir: str | Path, assume_yes: bool, stdin_is_tty: bool, print_fn
 
     `sandbox`: a Sandbox not yet started (tests pass one to look at it afterwards); it is stopped at the end.
     """
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     print_fn("ecs-agent demo: a broken ECS service on a local sandbox (no AWS account, no Bedrock needed)")
     sandbox = sandbox or Sandbox()
@@ -75,13 +75,13 @@ def run_demo(out_dir: str | Path, assume_yes: bool, stdin_is_tty: bool, print_fn
 
 
 def _lifecycle(out_dir: Path) -> Any:
-    from .aws.audit_log import LocalAuditLog
-    from .aws.session import SessionPool
-    from .domain.write_policy import WriteScope
-    from .operations.approvals import LocalApprovalStore
-    from .operations.lifecycle import Lifecycle
-    from .operations.local_incidents import LocalIncidentStore
-    from .reports.store import ReportStore
+    from ..aws.audit_log import LocalAuditLog
+    from ..aws.session import SessionPool
+    from ..domain.write_policy import WriteScope
+    from ..operations.approvals import LocalApprovalStore
+    from ..operations.lifecycle import Lifecycle
+    from ..operations.local_incidents import LocalIncidentStore
+    from ..reports.store import ReportStore
 
     store = ReportStore(local_dir=out_dir)
     return Lifecycle(incidents=LocalIncidentStore(), approvals=LocalApprovalStore(), audit=LocalAuditLog(),
@@ -133,7 +133,7 @@ def _play(sandbox: Any, endpoint: str, out_dir: Path, assume_yes: bool, stdin_is
 
 
 def _repair(life: Any, incident: Any, plan: Plan, story: _Story) -> None:
-    from .domain.plan import applied
+    from ..domain.plan import applied
 
     story.stage(5, "remediate", f"applying {len(plan.steps)} step(s) through the policy guard")
     changed_at = _now()

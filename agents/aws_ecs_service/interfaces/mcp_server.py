@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .aws.session import AwsContext
-from .config import ECSDeepAgentConfig
-from .diagnosis.redaction import redact_lines, redact_text
-from .discovery.factory import Discovery, build_discovery
-from .discovery.tools import DiscoveryTools
+from ..aws.session import AwsContext
+from ..config import ECSDeepAgentConfig
+from ..diagnosis.redaction import redact_lines, redact_text
+from ..discovery.factory import Discovery, build_discovery
+from ..discovery.tools import DiscoveryTools
 
 SERVER_NAME = "ecs-incident-agent"
 DEFAULT_HTTP_PORT = 8765
@@ -44,7 +44,7 @@ class ReadTools:
 
     def _target(self, cluster: str | None, service: str | None, region: str | None,
                 service_id: str | None) -> tuple[AwsContext, str, str]:
-        from .domain.inputs import UsageError, check_name
+        from ..domain.inputs import UsageError, check_name
 
         if service_id:
             record = self.discovery.services.get_service(service_id)
@@ -64,8 +64,8 @@ class ReadTools:
     def describe_service(self, cluster: str | None = None, service: str | None = None, region: str | None = None,
                          service_id: str | None = None) -> dict[str, Any]:
         """Status, task counts, deployments and the latest events of one ECS service."""
-        from .aws.ecs_reads import describe_service
-        from .diagnosis.errors import ServiceNotFound
+        from ..aws.ecs_reads import describe_service
+        from ..diagnosis.errors import ServiceNotFound
 
         ctx, cluster, service = self._target(cluster, service, region, service_id)
         answer = describe_service(ctx.client("ecs"), cluster, service)
@@ -88,7 +88,7 @@ class ReadTools:
     def recent_stopped_tasks(self, cluster: str | None = None, service: str | None = None, region: str | None = None,
                              service_id: str | None = None, limit: int = 10) -> dict[str, Any]:
         """The service's most recently stopped tasks: why they stopped and each container's exit code."""
-        from .aws.ecs_reads import describe_tasks, task_arn_pages
+        from ..aws.ecs_reads import describe_tasks, task_arn_pages
 
         ctx, cluster, service = self._target(cluster, service, region, service_id)
         ecs = ctx.client("ecs")
@@ -108,9 +108,9 @@ class ReadTools:
         """The last log lines (awslogs) of the service's newest tasks, secrets masked."""
         import botocore.exceptions
 
-        from .aws.ecs_reads import describe_task_definition, describe_tasks, task_arn_pages
-        from .aws.logs_reads import awslogs_stream, recent_log_events
-        from .domain.inputs import parse_since
+        from ..aws.ecs_reads import describe_task_definition, describe_tasks, task_arn_pages
+        from ..aws.logs_reads import awslogs_stream, recent_log_events
+        from ..domain.inputs import parse_since
 
         window = parse_since(since)
         ctx, cluster, service = self._target(cluster, service, region, service_id)
@@ -153,8 +153,8 @@ class ReadTools:
         return result.to_json_dict()
 
     def _triage(self, cluster, service, region, service_id, since):
-        from .diagnosis.engine import run_triage
-        from .domain.inputs import parse_since
+        from ..diagnosis.engine import run_triage
+        from ..domain.inputs import parse_since
 
         window = parse_since(since)
         ctx, cluster, service = self._target(cluster, service, region, service_id)
@@ -164,7 +164,7 @@ class ReadTools:
                      service_id: str | None = None, since: str = "2h", risk: str | None = None,
                      deadline: str | None = None) -> dict[str, Any]:
         """Triage, then the repair options, recommended first. Proposals only: nothing is applied from here."""
-        from .operations.planner import build_plans
+        from ..operations.planner import build_plans
 
         result, evidence = self._triage(cluster, service, region, service_id, since)
         incident_id = f"mcp-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -184,8 +184,8 @@ def _readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     from botocore.exceptions import BotoCoreError, ClientError
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from .diagnosis.errors import TriageError
-    from .domain.inputs import UsageError
+    from ..diagnosis.errors import TriageError
+    from ..domain.inputs import UsageError
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import ECSDeepAgentConfig
+from ..config import ECSDeepAgentConfig
 
 
 async def create_ecs_deep_agent(config: ECSDeepAgentConfig | None = None, checkpointer: Any = None,

@@ -37,29 +37,29 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
+from ..aws.audit_log import AuditLog, LocalAuditLog
+from ..aws.session import AwsContext, SessionPool
+from ..config import ECSDeepAgentConfig
+from ..diagnosis.errors import TriageError
+from ..diagnosis.result import TriageResult
+from ..discovery.factory import Discovery, build_discovery
+from ..discovery.interface import ServiceRecord
+from ..domain.approval import ApprovalStore
+from ..domain.incident import IncidentStore, Trigger
+from ..domain.plan import Approval, Plan, applied
+from ..domain.write_policy import WriteScope
+from ..operations.approvals import LocalApprovalStore
+from ..operations.local_incidents import LocalIncidentStore
+from ..operations.triage import compact_evidence, triage_service
+from ..reports.approval_brief import approval_brief
 from . import contextualizer as ctxr
-from . import llm
-from .aws.audit_log import AuditLog, LocalAuditLog
-from .aws.session import AwsContext, SessionPool
-from .config import ECSDeepAgentConfig
-from .diagnosis.errors import TriageError
-from .diagnosis.result import TriageResult
-from .discovery.factory import Discovery, build_discovery
-from .discovery.interface import ServiceRecord
-from .domain.approval import ApprovalStore
-from .domain.incident import IncidentStore, Trigger
-from .domain.plan import Approval, Plan, applied
-from .domain.write_policy import WriteScope
-from .operations.approvals import LocalApprovalStore
-from .operations.local_incidents import LocalIncidentStore
-from .operations.triage import compact_evidence, triage_service
+from . import model as llm
 from .replies import compose_reply, handoff_text
-from .reports.approval_brief import approval_brief
 from .state import AgentState, summary_line
 
 if TYPE_CHECKING:
-    from .operations.lifecycle import Lifecycle
-    from .operations.remediator import RemediationLock
+    from ..operations.lifecycle import Lifecycle
+    from ..operations.remediator import RemediationLock
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,8 @@ class Dependencies:
         return discovery.pool.context(context.get("region") or settings.aws_region, credentials)
 
     def lifecycle(self, settings: ECSDeepAgentConfig) -> Lifecycle:
-        from .operations.lifecycle import Lifecycle
-        from .reports.store import ReportStore
+        from ..operations.lifecycle import Lifecycle
+        from ..reports.store import ReportStore
 
         base = self.reports_dir or Path(tempfile.gettempdir()) / "ecs-agent-reports"
 
@@ -280,7 +280,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
 
     def planner(state: AgentState) -> dict[str, Any]:
-        from .operations.planner import build_plans
+        from ..operations.planner import build_plans
 
         result = TriageResult.model_validate(state["findings"])
         prefs = state.get("preferences") or {}
@@ -352,7 +352,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
     def reporter(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """After a decision (and the change, if approved) the incident settles with its reports; asked for the
         report, the incident's own record is rendered (its timeline, approvals and write calls)."""
-        from .reports.summary_report import render_summary_report
+        from ..reports.summary_report import render_summary_report
 
         settings = deps.settings(config)
         life = deps.lifecycle(settings)
@@ -368,7 +368,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         return _turn(state, outcome=incident.status if incident.settled else None, route="reply")
 
     def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        from .operations.answers import ReadTools, offline_answer
+        from ..operations.answers import ReadTools, offline_answer
 
         settings = deps.settings(config)
         context, text = state["context"], _last_user_text(state)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .domain.plan import Plan
-from .operations.triage import describe_findings
+from ..domain.plan import Plan
+from ..operations.triage import describe_findings
 
 _OUTCOMES = {
     "rejected": "Rejected: nothing was changed in AWS.",

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .domain.inputs import UsageError, check_name, parse_since
+from ..domain.inputs import UsageError, check_name, parse_since
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -42,8 +42,8 @@ def write_outputs(out_dir: Path, files: dict[str, str]) -> list[Path]:
 
 
 def _triage_files(result, evidence) -> dict[str, str]:
-    from .reports.incident_reports import TRIAGE_REPORT
-    from .reports.triage_report import render_triage_report
+    from ..reports.incident_reports import TRIAGE_REPORT
+    from ..reports.triage_report import render_triage_report
 
     return {
         "triage.json": json.dumps(result.to_json_dict(), indent=2, sort_keys=False) + "\n",
@@ -70,8 +70,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     cluster = check_name("cluster", args.cluster)
     service = check_name("service", args.service)
     since = parse_since(args.since)
-    from .config import ECSDeepAgentConfig
-    from .diagnosis.engine import run_triage
+    from ..config import ECSDeepAgentConfig
+    from ..diagnosis.engine import run_triage
 
     config = ECSDeepAgentConfig.load(aws_region=args.region, aws_profile=args.profile)
     ctx = _aws_context(config)
@@ -86,8 +86,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 def _aws_context(config):
     import botocore.exceptions
 
-    from .aws.session import AwsContext
-    from .diagnosis.errors import NoCredentials
+    from ..aws.session import AwsContext
+    from ..diagnosis.errors import NoCredentials
 
     try:
         return AwsContext(region=config.aws_region, profile=config.aws_profile)
@@ -96,9 +96,9 @@ def _aws_context(config):
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .diagnosis.engine import analyse
-    from .diagnosis.errors import EvidenceFileError
-    from .diagnosis.evidence import SCHEMA
+    from ..diagnosis.engine import analyse
+    from ..diagnosis.errors import EvidenceFileError
+    from ..diagnosis.evidence import SCHEMA
 
     path = Path(args.evidence)
     try:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    from .diagnosis.errors import TriageError
+    from ..diagnosis.errors import TriageError
 
     try:
         return func(args)

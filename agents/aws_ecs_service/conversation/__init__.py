@@ -1,0 +1,1 @@
+"""The conversation: the LangGraph supervisor graph, its state, context extraction, replies, model and memory."""
