@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean synth openapi reliability
+.PHONY: install demo test test-fast lint bench clean synth openapi reliability mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The inner loop, under a minute: lint and every test not marked slow (no server, synth, bundle or subprocess;
+# tests/conftest.py says how tests get the marker). `make test` still runs everything.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
 
 # The CDK CLI comes from npm into ./node_modules; synth needs no AWS credentials.
 node_modules/.bin/cdk:

@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from agents.aws_ecs_service.demo import REPORT_NAMES, run_demo
 from agents.aws_ecs_service.sandbox import Sandbox
 
 ECS_AGENT = Path(sys.executable).with_name("ecs-agent")
+pytestmark = pytest.mark.slow  # the sandbox's HTTP server, and the console script in a subprocess
 STAGES = ["[1/6] sandbox", "[2/6] triage", "[3/6] plan", "[4/6] approval", "[5/6] remediate", "[6/6] verify"]
 
 

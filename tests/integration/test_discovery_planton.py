@@ -21,6 +21,8 @@ from agents.aws_ecs_service.discovery.planton import (
 )
 from agents.aws_ecs_service.discovery.tools import DiscoveryTools
 
+pytestmark = pytest.mark.slow  # a local HTTP server per test
+
 TOKEN = "pk_live_8fJ2kQ9zXv1mN4bT7yR3wE6uI0oP5aSd"
 ORG = "acme"
 STAGING_KEY = "ASIAQWERTYUIOPASDFGH"

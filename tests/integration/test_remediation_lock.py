@@ -22,7 +22,7 @@ from agents.aws_ecs_service.operations.plan_model import Approval, Plan
 from agents.aws_ecs_service.operations.remediator import ServiceBusy
 from tests.e2e.serverless_world import LambdaContextStub
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # fakeaws servers, holders killed in subprocesses
 SLOW_AWS_S = 0.3  # per ECS call while remediating: a write takes ~1 s, plenty of time to overlap
 
 
