@@ -27,6 +27,13 @@ test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow"
 
+# Mutation testing, not part of `make test` (minutes per module): mutmut into .venv, then per module the fast tests
+# that exercise it; writes the "Mutation testing" section of BENCHMARKS.md. Needs PostgreSQL (the approval store).
+# One module: `$(BIN)/python bench/mutation_score.py --only intake`.
+mutation: $(STAMP)
+	$(BIN)/pip install -q -e '.[mutation]'
+	$(BIN)/python bench/mutation_score.py
+
 # The CDK CLI comes from npm into ./node_modules; synth needs no AWS credentials.
 node_modules/.bin/cdk:
 	npm install --no-audit --no-fund --no-save aws-cdk@2

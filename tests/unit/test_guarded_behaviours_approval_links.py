@@ -6,6 +6,8 @@ except where the default clock itself is the behaviour under test.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -52,6 +54,10 @@ def test_a_link_we_signed_verifies_to_exactly_the_claims_we_signed(incident_id):
     assert verify(KEY, sign(KEY, signed), now=EXPIRES - 60) == signed
 
 
+def mac_of(body: str, key: bytes = KEY) -> str:
+    return base64.urlsafe_b64encode(hmac.new(key, body.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+
+
 def test_the_token_is_a_url_safe_body_and_signature_joined_by_one_dot():
     token = sign(KEY, claims())
     body, mac = token.split(".")
@@ -60,15 +66,23 @@ def test_the_token_is_a_url_safe_body_and_signature_joined_by_one_dot():
     assert body_of(token) == claims().model_dump()
 
 
+@pytest.mark.parametrize("nonce", [f"n-{i}" for i in range(12)])
+def test_the_signature_is_the_whole_hmac_sha256_of_the_body_under_the_key(nonce):
+    """All 256 bits, unpadded base64url: a shorter or different MAC would be easier to forge."""
+    body, mac = sign(KEY, claims(nonce=nonce)).split(".")
+    assert mac == mac_of(body) and len(base64.urlsafe_b64decode(mac + "=")) == 32
+
+
 def test_the_approval_url_is_the_base_url_with_the_token_under_approvals():
     assert link_url("https://api.example.com/prod/", "t.k") == "https://api.example.com/prod/approvals/t.k"
     assert link_url("https://api.example.com/prod", "t.k") == "https://api.example.com/prod/approvals/t.k"
+    assert link_url("https://api.example.com/SANDBOX/", "t.k") == "https://api.example.com/SANDBOX/approvals/t.k"
 
 
 # -- expiry: the boundary instant ----------------------------------------------------------------------------
 
 def test_a_link_is_expired_at_exactly_its_expiry_instant():
-    with pytest.raises(LinkExpired, match="this approval link has expired") as refused:
+    with pytest.raises(LinkExpired, match="^this approval link has expired$") as refused:
         verify(KEY, sign(KEY, claims()), now=EXPIRES)
     assert refused.value.status == 410
 
@@ -105,7 +119,7 @@ def test_a_forged_link_is_refused_as_forged_even_when_it_has_also_expired():
 # -- forged, altered, malformed -----------------------------------------------------------------------------
 
 def test_a_link_signed_with_another_key_is_forged():
-    with pytest.raises(LinkForged, match="its signature does not match") as refused:
+    with pytest.raises(LinkForged, match="^this approval link is not valid: its signature does not match$") as refused:
         verify(KEY, sign(b"another key", claims()), now=0)
     assert refused.value.status == 403
 
@@ -145,12 +159,13 @@ def test_a_token_that_is_no_token_is_forged_not_a_crash(token):
 ])
 def test_a_correctly_signed_body_that_is_not_a_claim_is_malformed(body):
     """Signed by us (so no outsider made it) but not a claim: refused as malformed, never half-read."""
-    import hashlib
-    import hmac
+    with pytest.raises(LinkForged, match="^this approval link is not valid: its content is malformed$"):
+        verify(KEY, f"{body}.{mac_of(body)}", now=0)
 
-    mac = base64.urlsafe_b64encode(hmac.new(KEY, body.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
-    with pytest.raises(LinkForged, match="its content is malformed"):
-        verify(KEY, f"{body}.{mac}", now=0)
+
+def test_an_empty_body_is_unsigned_even_with_the_mac_of_the_empty_string():
+    with pytest.raises(LinkForged, match="its signature does not match"):
+        verify(KEY, f".{mac_of('')}", now=0)
 
 
 # -- the key ---------------------------------------------------------------------------------------------------
@@ -161,3 +176,9 @@ def test_the_key_is_the_secret_string_as_bytes(aws_env):
         Name="approval-key-bytes", SecretString="s3cr3t-k3y")["ARN"]
     assert load_key(arn) == b"s3cr3t-k3y"
 
+
+@mock_aws
+def test_a_binary_key_secret_is_used_as_its_bytes(aws_env):
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="approval-key-binary", SecretBinary=b"\x00k\xffey")["ARN"]
+    assert load_key(arn) == b"\x00k\xffey"

@@ -1,0 +1,273 @@
+"""Mutation testing of the safety modules and the rules/classifier with mutmut 3: the "Mutation testing" section.
+
+    .venv/bin/python bench/mutation_score.py [--only TARGET ...] [--max-children N] [--no-write]
+
+`make mutation` installs mutmut into .venv and runs this. For each target of TARGETS (source files, and the fast
+tests that exercise them), a scratch copy of the checkout is made under build/mutation/<target>/ whose
+pyproject.toml gets a [tool.mutmut] section naming those files, and `mutmut run` runs there: mutmut writes every
+mutant into mutants/, runs the selected tests once to learn which test calls which function, then runs each mutant
+against the tests of its function only (forked, `-m "not slow"`). Nothing in the checkout itself is mutated.
+
+A mutant is killed when a test fails or times out with it; it survives when they all pass (or none calls it).
+Mutants judged equivalent (no behaviour differs, so no test can tell them apart) are listed with the reason in
+bench/mutation_equivalents.toml, matched by file and the mutated line before/after: a changed line no longer
+matches, and its mutant counts again. Score = killed / (mutants - equivalent).
+
+mutmut mutates code inside functions and methods only: module-level data (the rule table's patterns and
+thresholds, constants) is not mutated, so behaviour tests must pin it (tests/unit/test_guarded_behaviours_*.py).
+PostgreSQL must be running (the approval store's tests; REQUIRE_POSTGRES=1 makes a missing server fail them).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.benchmarks_md import BENCHMARKS_MD, write_section  # noqa: E402
+
+SECTION = "## Mutation testing"
+SCRATCH = ROOT / "build" / "mutation"
+EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.toml"
+SAFETY, RULES = "safety", "rules/classifier"
+GOALS = {SAFETY: 0.90, RULES: 0.80}
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    group: str
+    sources: tuple[str, ...]  # globs under the checkout
+    tests: tuple[str, ...]    # globs: the fast tests that exercise these sources
+
+
+TARGETS = (
+    Target("policy-guard", SAFETY, ("agents/aws_ecs_service/aws/*polic*.py",),
+           ("tests/unit/test_*polic*.py", "tests/unit/test_guarded_behaviours_*guard*.py")),
+    Target("plan-hash", SAFETY, ("agents/aws_ecs_service/operations/plan_model.py",),
+           ("tests/unit/test_planner.py", "tests/unit/test_*polic*.py", "tests/unit/test_guarded_behaviours_plan*.py")),
+    Target("approval-links", SAFETY, ("agents/aws_ecs_service/approval_links.py",),
+           ("tests/unit/test_guarded_behaviours_approval_links.py",)),
+    Target("approval-store", SAFETY, ("agents/aws_ecs_service/incidents/approval_store.py",),
+           ("tests/integration/test_incident_stores.py", "tests/integration/test_guarded_behaviours_approval_store.py")),
+    Target("intake", SAFETY, ("agents/aws_ecs_service/incidents/intake.py", "agents/aws_ecs_service/incidents/keys.py"),
+           ("tests/unit/test_intake.py", "tests/unit/test_intake_fuzz.py", "tests/unit/test_guarded_behaviours_intake.py")),
+    Target("redaction", SAFETY, ("agents/aws_ecs_service/diagnosis/redaction.py",),
+           ("tests/unit/test_redaction.py", "tests/unit/test_guarded_behaviours_redaction.py",
+            "tests/integration/test_redaction_leaks.py")),
+    Target("verifier", SAFETY, ("agents/aws_ecs_service/operations/verifier.py",),
+           ("tests/unit/test_guarded_behaviours_verifier.py",)),
+    Target("rules-classifier", RULES, ("agents/aws_ecs_service/diagnosis/rules.py",
+                                       "agents/aws_ecs_service/diagnosis/classifier.py",
+                                       "agents/aws_ecs_service/diagnosis/analy*/*.py",
+                                       "agents/aws_ecs_service/diagnosis/analy*.py"),
+           ("tests/unit/test_rules.py", "tests/unit/test_classifier.py", "tests/unit/test_planner.py",
+            "tests/unit/test_guarded_behaviours_classifier.py")),
+)
+
+
+@dataclass
+class Mutant:
+    name: str
+    status: str
+    file: str = ""
+    line: int = 0
+    before: str = ""
+    after: str = ""
+    equivalent: str = ""  # the reason, when judged equivalent
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    sources: list[str]
+    tests: list[str]
+    mutants: list[Mutant] = field(default_factory=list)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for m in self.mutants if m.status in statuses and not m.equivalent)
+
+    @property
+    def killed(self) -> int:
+        return self.count(*KILLED)
+
+    @property
+    def equivalent(self) -> int:
+        return sum(1 for m in self.mutants if m.equivalent)
+
+    @property
+    def counted(self) -> int:
+        return len(self.mutants) - self.equivalent
+
+    @property
+    def survivors(self) -> list[Mutant]:
+        return [m for m in self.mutants if m.status not in KILLED and not m.equivalent]
+
+
+def matching(patterns: tuple[str, ...]) -> list[str]:
+    return sorted({str(p.relative_to(ROOT)) for pattern in patterns for p in ROOT.glob(pattern)
+                   if p.is_file() and p.name != "__init__.py"})
+
+
+def _scratch(target: Target, sources: list[str], tests: list[str]) -> Path:
+    """A copy of what the tests need, with a pyproject.toml that tells mutmut what to mutate and which tests to run."""
+    where = SCRATCH / target.name
+    shutil.rmtree(where, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("agents", "functions", "tests"):
+        shutil.copytree(ROOT / folder, where / folder, ignore=ignore)
+    config = "\n".join([
+        "", "[tool.mutmut]",
+        'source_paths = ["agents/"]',
+        'also_copy = ["functions/"]',
+        f"only_mutate = {sources!r}".replace("'", '"'),
+        f"pytest_add_cli_args_test_selection = {tests!r}".replace("'", '"'),
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow"]', ""])
+    (where / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + config)
+    return where
+
+
+def _mutmut(where: Path, *args: str, log: Path | None = None) -> str:
+    env = dict(os.environ, REQUIRE_POSTGRES="1",
+               ECS_AGENT_SHARED=os.environ.get("ECS_AGENT_SHARED", str(ROOT.parent / "shared")))
+    exe = Path(sys.executable).with_name("mutmut")
+    if log is None:
+        return subprocess.run([str(exe), *args], cwd=where, env=env, capture_output=True, text=True, check=True).stdout
+    with log.open("w") as out:
+        subprocess.run([str(exe), *args], cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return ""
+
+
+_NAME = re.compile(r"^(?P<module>.+?)\.x(?:ǁ(?P<cls>[^ǁ]+)ǁ|_)(?P<func>.+)__mutmut_\d+$")
+
+
+def _function_span(source: str, cls: str | None, func: str) -> tuple[int, int]:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and cls and node.name == cls:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == func:
+                    return min([item.lineno] + [d.lineno for d in item.decorator_list]), item.end_lineno or item.lineno
+        if not cls and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == func:
+            return min([node.lineno] + [d.lineno for d in node.decorator_list]), node.end_lineno or node.lineno
+    return 1, len(source.splitlines())
+
+
+def _locate(where: Path, mutant: Mutant) -> None:
+    """File, line and the mutated line before/after, from `mutmut show`'s diff of the mutated function."""
+    diff = _mutmut(where, "show", mutant.name).splitlines()
+    removed = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
+    mutant.before, mutant.after = " ".join(removed), " ".join(added)
+    found = _NAME.match(mutant.name)
+    if not found:
+        return
+    mutant.file = found["module"].replace(".", "/") + ".py"
+    lines = (where / mutant.file).read_text().splitlines()
+    first, last = _function_span("\n".join(lines), found["cls"], found["func"])
+    mutant.line = next((n for n in range(first, last + 1) if removed and lines[n - 1].strip() == removed[0]), first)
+
+
+def _equivalents() -> list[dict[str, str]]:
+    return tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", []) if EQUIVALENTS.exists() else []
+
+
+def run_target(target: Target, max_children: int) -> TargetResult | None:
+    sources, tests = matching(target.sources), matching(target.tests)
+    if not sources or not tests:
+        print(f"{target.name}: skipped ({'no source files' if not sources else 'no test files'} match)", flush=True)
+        return None
+    print(f"{target.name}: mutating {', '.join(sources)} against {len(tests)} test file(s)", flush=True)
+    where = _scratch(target, sources, tests)
+    _mutmut(where, "run", "--max-children", str(max_children), log=where / "mutmut.log")
+    result = TargetResult(target, sources, tests)
+    for line in _mutmut(where, "results", "--all", "true").splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            result.mutants.append(Mutant(name, status))
+    judged = _equivalents()
+    for mutant in result.mutants:
+        if mutant.status in KILLED:
+            continue
+        _locate(where, mutant)
+        mutant.equivalent = next((e["reason"] for e in judged if e["file"] == mutant.file
+                                  and e["before"].strip() == mutant.before and e["after"].strip() == mutant.after), "")
+    print(f"{target.name}: {result.killed}/{result.counted} killed ({result.equivalent} equivalent), "
+          f"{len(result.survivors)} survivors", flush=True)
+    return result
+
+
+def _score(killed: int, counted: int) -> str:
+    return f"{100 * killed / counted:.0f} %" if counted else "n/a"
+
+
+def _code(text: str, limit: int = 110) -> str:
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def render(results: list[TargetResult]) -> str:
+    version = metadata.version("mutmut")
+    lines = [SECTION, "",
+             f"`make mutation` (bench/mutation_score.py, mutmut {version}), run {dt.date.today().isoformat()}: every "
+             "mutant of a module against the fast tests (`-m \"not slow\"`) that exercise it. Score = killed / "
+             "(mutants - equivalent); goals: safety modules >= 90 %, rules and classifier >= 80 %. mutmut mutates "
+             "code inside functions and methods, not module-level data (the rule table, constants).", "",
+             "| group | target | mutated files | test files | mutants | killed | survived | equivalent | score |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.target.group} | {r.target.name} | {', '.join(Path(s).name for s in r.sources)} | "
+                     f"{len(r.tests)} | {len(r.mutants)} | {r.killed} | {len(r.survivors)} | {r.equivalent} | "
+                     f"{_score(r.killed, r.counted)} |")
+    for group in (SAFETY, RULES):
+        mine = [r for r in results if r.target.group == group]
+        if mine:
+            killed, counted = sum(r.killed for r in mine), sum(r.counted for r in mine)
+            lines.append(f"| **{group}** | **all** | | | {sum(len(r.mutants) for r in mine)} | {killed} | "
+                         f"{sum(len(r.survivors) for r in mine)} | {sum(r.equivalent for r in mine)} | "
+                         f"**{_score(killed, counted)}** (goal {GOALS[group]:.0%}) |")
+    survivors = [m for r in results for m in r.survivors]
+    lines += ["", f"Survivors ({len(survivors)}):" if survivors else "No survivors."]
+    statuses = Counter(m.status for m in survivors)
+    if set(statuses) - {"survived"}:
+        lines.append("(" + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ")")
+    lines.append("")
+    lines += [f"- {m.where()} ({m.status}): {_code(m.before)} -> {_code(m.after)}" for m in survivors]
+    equivalent = [m for r in results for m in r.mutants if m.equivalent]
+    if equivalent:
+        lines += ["", f"Judged equivalent ({len(equivalent)}, reasons in bench/mutation_equivalents.toml):", ""]
+        lines += [f"- {m.where()}: {_code(m.before, 70)} -> {_code(m.after, 70)}: {m.equivalent}" for m in equivalent]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=[t.name for t in TARGETS], help="run these targets only")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    results = [r for t in TARGETS if not args.only or t.name in args.only
+               if (r := run_target(t, args.max_children)) is not None]
+    text = render(results)
+    print(text)
+    if not args.no_write:
+        write_section(BENCHMARKS_MD, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
