@@ -143,14 +143,14 @@ def _scratch(target: Target, sources: list[str], tests: list[str]) -> Path:
 
 
 def _mutmut(where: Path, *args: str, log: Path | None = None) -> str:
+    """mutmut's output (or, with `log`, its exit status as text, the output going to that file)."""
     env = dict(os.environ, REQUIRE_POSTGRES="1",
                ECS_AGENT_SHARED=os.environ.get("ECS_AGENT_SHARED", str(ROOT.parent / "shared")))
     exe = Path(sys.executable).with_name("mutmut")
     if log is None:
         return subprocess.run([str(exe), *args], cwd=where, env=env, capture_output=True, text=True, check=True).stdout
     with log.open("w") as out:
-        subprocess.run([str(exe), *args], cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
-    return ""
+        return str(subprocess.run([str(exe), *args], cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT).returncode)
 
 
 _NAME = re.compile(r"^(?P<module>.+?)\.x(?:ǁ(?P<cls>[^ǁ]+)ǁ|_)(?P<func>.+)__mutmut_\d+$")
@@ -193,12 +193,15 @@ def run_target(target: Target, max_children: int) -> TargetResult | None:
         return None
     print(f"{target.name}: mutating {', '.join(sources)} against {len(tests)} test file(s)", flush=True)
     where = _scratch(target, sources, tests)
-    _mutmut(where, "run", "--max-children", str(max_children), log=where / "mutmut.log")
+    log = where / "mutmut.log"
+    if _mutmut(where, "run", "--max-children", str(max_children), log=log) != "0":
+        # e.g. "could not find any test case for any mutant": then every mutant stays unchecked, a survivor
+        print(f"{target.name}: mutmut stopped early: {log.read_text().strip().splitlines()[-1][:300]}", flush=True)
     result = TargetResult(target, sources, tests)
     for line in _mutmut(where, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
         if name:
-            result.mutants.append(Mutant(name, status))
+            result.mutants.append(Mutant(name, "no tests" if status == "not checked" else status))
     judged = _equivalents()
     for mutant in result.mutants:
         if mutant.status in KILLED:

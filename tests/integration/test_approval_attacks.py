@@ -146,7 +146,8 @@ def test_every_signed_field_altered_is_refused(world, calls):
         assert_undecided(world, calls, started)
 
     attempt()
-    # the one alteration that matters most, spelled out: a reject link turned into an approve link
+    # A reject link's signed decision altered to approve is a forgery. (This says nothing about the POST body's
+    # `decision` field, which the handler takes over the link's today: test_approval_link_decision.py.)
     assert post(world, f"{encode({**original, 'decision': 'approve'})}.{mac}")["statusCode"] == 403
     finish(world, started, links)
 

@@ -122,21 +122,26 @@ def test_injected_text_changes_neither_the_cause_nor_the_plans(play_scenario):
 
 
 @pytest.mark.attack("prompt injection")
-@pytest.mark.parametrize("step", [
-    PlanStep(number=1, action="update_service_desired_count", api_call="scale to zero", description="",
-             params={"cluster": "prod", "service": "api", "desiredCount": 0}, expected_before={"desiredCount": 4}),
-    PlanStep(number=1, action="update_service_desired_count", api_call="scale billing", description="",
-             params={"cluster": "prod", "service": "billing", "desiredCount": 0}, expected_before={}),
-    PlanStep(number=1, action="run_task", api_call="run many", description="",
-             params={"cluster": "prod", "taskDefinition": "api:61", "count": 20}, expected_before={}),
-    PlanStep(number=1, action="update_service_task_definition", api_call="other family", description="",
-             params={"cluster": "prod", "service": "api", "taskDefinition": "billing:12"},
-             expected_before={"taskDefinition": "api:62"}),
-    PlanStep(number=1, action="update_service_task_definition", api_call="extra parameter", description="",
-             params={"cluster": "prod", "service": "api", "taskDefinition": "api:61", "desiredCount": 0},
-             expected_before={"taskDefinition": "api:62"}),
+@pytest.mark.parametrize("step, why", [
+    (PlanStep(number=1, action="update_service_desired_count", api_call="scale to zero", description="",
+              params={"cluster": "prod", "service": "api", "desiredCount": 0}, expected_before={"desiredCount": 4}),
+     r"desiredCount 4 -> 0 .*only ±1"),
+    (PlanStep(number=1, action="update_service_desired_count", api_call="scale billing", description="",
+              params={"cluster": "prod", "service": "billing", "desiredCount": 0}, expected_before={}),
+     r"service 'billing' is not the plan's target service 'api'"),
+    (PlanStep(number=1, action="run_task", api_call="run many", description="",
+              params={"cluster": "prod", "taskDefinition": "api:61", "count": 20}, expected_before={}),
+     r"exactly one task, not 20"),
+    (PlanStep(number=1, action="update_service_task_definition", api_call="other family", description="",
+              params={"cluster": "prod", "service": "api", "taskDefinition": "billing:12"},
+              expected_before={"taskDefinition": "api:62"}),
+     r"family 'billing'.*same family"),
+    (PlanStep(number=1, action="update_service_task_definition", api_call="extra parameter", description="",
+              params={"cluster": "prod", "service": "api", "taskDefinition": "api:61", "desiredCount": 0},
+              expected_before={"taskDefinition": "api:62"}),
+     r"may not set desiredCount"),
 ], ids=["scale-to-zero", "other-service", "run-20-tasks", "other-family", "extra-parameter"])
-def test_the_guard_refuses_what_the_injections_ask_for_even_when_approved(play_scenario, step):
+def test_the_guard_refuses_what_the_injections_ask_for_even_when_approved(play_scenario, step, why):
     fake = play_scenario(poisoned_scenario())
     plan = Plan(incident_id="inc-inj", target={"region": "us-east-1", "cluster": "prod", "service": "api"},
                 root_cause="container-oom", title="what the log line asked for", summary="", steps=[step])
@@ -145,7 +150,7 @@ def test_the_guard_refuses_what_the_injections_ask_for_even_when_approved(play_s
                               decided_by="someone tricked", decided_at=dt.datetime.now(dt.UTC).isoformat()))
     audit = LocalAuditLog()
     entry = PolicyGuard(AwsContext(region="us-east-1"), True, approvals, audit).execute(plan, step, "ecs-agent")
-    assert not entry.allowed and entry.result == "refused" and entry.reason
+    assert not entry.allowed and entry.result == "refused" and re.search(why, entry.reason), entry.reason
     assert audit.list() == [entry] and writes(fake) == []
 
 
