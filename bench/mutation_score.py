@@ -167,9 +167,24 @@ def _function_span(source: str, cls: str | None, func: str) -> tuple[int, int]:
     return 1, len(source.splitlines())
 
 
-def _locate(where: Path, mutant: Mutant) -> None:
-    """File, line and the mutated line before/after, from `mutmut show`'s diff of the mutated function."""
-    diff = _mutmut(where, "show", mutant.name).splitlines()
+def _diffs(where: Path, names: list[str]) -> dict[str, str]:
+    """`mutmut show`'s diff of each mutant's function, in this process (one `mutmut show` each takes a second).
+    mutmut reads its configuration from the working directory when imported and caches it: hence the chdir."""
+    here = Path.cwd()
+    os.chdir(where)
+    try:
+        from mutmut.configuration import reset_config
+        from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+
+        reset_config()
+        return {name: get_diff_for_mutant(name, path=find_mutant(name).path) for name in names}
+    finally:
+        os.chdir(here)
+
+
+def _locate(where: Path, mutant: Mutant, diff_text: str) -> None:
+    """File, line and the mutated line before/after, from the diff of the mutated function."""
+    diff = diff_text.splitlines()
     removed = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
     added = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
     mutant.before, mutant.after = " ".join(removed), " ".join(added)
@@ -203,10 +218,10 @@ def run_target(target: Target, max_children: int) -> TargetResult | None:
         if name:
             result.mutants.append(Mutant(name, "no tests" if status == "not checked" else status))
     judged = _equivalents()
-    for mutant in result.mutants:
-        if mutant.status in KILLED:
-            continue
-        _locate(where, mutant)
+    unkilled = [m for m in result.mutants if m.status not in KILLED]
+    diffs = _diffs(where, [m.name for m in unkilled])
+    for mutant in unkilled:
+        _locate(where, mutant, diffs[mutant.name])
         mutant.equivalent = next((e["reason"] for e in judged if e["file"] == mutant.file
                                   and e["before"].strip() == mutant.before and e["after"].strip() == mutant.after), "")
     print(f"{target.name}: {result.killed}/{result.counted} killed ({result.equivalent} equivalent), "
