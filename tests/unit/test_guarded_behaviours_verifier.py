@@ -1,0 +1,351 @@
+"""The verifier (operations/verifier.py): a change counts as working only when the service really recovered.
+
+The world is moto's ECS and CloudWatch in-process (no server): a test sets the service's counts, rollout and events
+the way the ECS scheduler would, then calls verify(). Waiting happens on a fake clock. Each test is named for the
+behaviour it protects.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.ecs.models import ecs_backends
+
+from agents.aws_ecs_service.aws.session import AwsContext
+from agents.aws_ecs_service.diagnosis.result import RootCause, Target, TriageResult, Window
+from agents.aws_ecs_service.operations import verifier
+from agents.aws_ecs_service.operations.plan_model import Plan, PlanStep
+from agents.aws_ecs_service.operations.verifier import Stability, same_cause, verify
+from tests.fake_clock import FakeClock
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TARGET = {"region": REGION, "cluster": "prod", "service": "api"}
+STEADY = "(service api) has reached a steady state."
+
+
+class World:
+    """Service prod/api on revision api:1 (api:2 and api:3 registered too); `reset` puts it back between tests."""
+
+    def __init__(self):
+        self.ecs = boto3.client("ecs", region_name=REGION)
+        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        self.ecs.create_cluster(clusterName="prod")
+        for _ in range(3):
+            self.ecs.register_task_definition(family="api", containerDefinitions=[
+                {"name": "api", "image": "api:v1", "memory": 512}])
+        self.ecs.create_service(cluster="prod", serviceName="api", taskDefinition="api:1", desiredCount=1)
+        self.deployment = dict(self.svc.deployments[0])
+
+    def reset(self, desired: int, running: int) -> World:
+        self.svc.deployments = [dict(self.deployment)]
+        self.svc.events.clear()
+        self.cloudwatch.delete_alarms(AlarmNames=["api-cpu-high"])
+        self.set(running=running, desired=desired, rollout="COMPLETED", revision=1)
+        return self
+
+    @property
+    def svc(self):
+        return ecs_backends[ACCOUNT][REGION].services["prod:api"]
+
+    def set(self, running: int | None = None, desired: int | None = None, pending: int = 0,
+            rollout: str | None = None, revision: int | None = None) -> None:
+        svc = self.svc
+        svc.desired_count = svc.desired_count if desired is None else desired
+        svc.running_count = svc.running_count if running is None else running
+        svc.pending_count = pending
+        if rollout:
+            svc.deployments[0]["rolloutState"] = rollout
+        if revision:
+            svc.deployments[0]["taskDefinition"] = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/api:{revision}"
+
+    def event(self, message: str = STEADY, at: dt.datetime | None = None) -> None:
+        self.svc.events.insert(0, {"id": str(len(self.svc.events)), "message": message,
+                                   "createdAt": at or dt.datetime.now(dt.UTC)})
+
+    def alarm(self, state: str) -> None:
+        self.cloudwatch.put_metric_alarm(AlarmName="api-cpu-high", MetricName="CPUUtilization", Namespace="AWS/ECS",
+                                         Statistic="Average", Period=60, EvaluationPeriods=3, Threshold=85,
+                                         ComparisonOperator="GreaterThanOrEqualToThreshold")
+        self.cloudwatch.set_alarm_state(AlarmName="api-cpu-high", StateValue=state, StateReason="test")
+
+
+@pytest.fixture(scope="module")
+def moto_world():
+    """One moto world and one AwsContext for the module: creating clients is most of a test's time."""
+    with pytest.MonkeyPatch.context() as env:
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS", "AWS_ENDPOINT_URL_CLOUDWATCH"):
+            env.delenv(key, raising=False)
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        with mock_aws():
+            yield World(), AwsContext(region=REGION)
+
+
+@pytest.fixture
+def world(moto_world):
+    """world(desired, running) -> the service as the scheduler left it: that many tasks, rollout COMPLETED."""
+    return moto_world[0].reset
+
+
+@pytest.fixture
+def ctx(moto_world) -> AwsContext:
+    return moto_world[1]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    found = FakeClock()
+    monkeypatch.setattr(verifier, "time", found)
+    return found
+
+
+def scale_plan(to: int) -> Plan:
+    return Plan(incident_id="inc-1", target=TARGET, root_cause="cpu-saturation", title="scale out", summary="",
+                steps=[PlanStep(number=1, action="update_service_desired_count", api_call="scale", description="",
+                                params={"cluster": "prod", "service": "api", "desiredCount": to},
+                                expected_before={"desiredCount": to - 1})])
+
+
+def rollback_plan(to: str = "api:2", cause: str = "app-crash") -> Plan:
+    return Plan(incident_id="inc-1", target=TARGET, root_cause=cause, title="roll back", summary="",
+                steps=[PlanStep(number=1, action="update_service_task_definition", api_call="rollback", description="",
+                                params={"cluster": "prod", "service": "api", "taskDefinition": to},
+                                expected_before={"taskDefinition": "api:3"})])
+
+
+def triage(cause: str = "cpu-saturation") -> TriageResult:
+    return TriageResult(target=Target(**TARGET), window=Window(start="", end=""), status="degraded",
+                        root_cause=RootCause(category=cause, confidence=0.9, summary=cause))
+
+
+def check(result, name: str):
+    return next(c for c in result.checks if c.name == name)
+
+
+def just_changed() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+
+
+# -- running == desired ---------------------------------------------------------------------------------------------
+
+def test_a_service_with_fewer_tasks_running_than_desired_is_not_verified(world, ctx):
+    world(desired=3, running=2)
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0)
+    counts = check(result, "running == desired")
+    assert not result.ok and not counts.ok and counts.detail == "running 2 of desired 3"
+    assert counts.after == "2/3" and check(result, "service steady").ok
+
+
+def test_a_service_running_every_desired_task_on_a_completed_rollout_is_verified(world, ctx):
+    world(desired=3, running=3)
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0)
+    assert result.ok and result.polls == 1 and result.next_step == ""
+    assert [c.name for c in result.checks] == ["service steady", "running == desired", "no new cpu-saturation stops"]
+
+
+def test_the_planned_desired_count_must_be_the_one_reached(world, ctx):
+    world(desired=3, running=3)
+    result = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0)
+    counts = check(result, "running == desired")
+    assert not counts.ok and counts.detail == "running 3 of desired 3 (plan: 4)"
+
+
+def test_pending_tasks_mean_not_yet_verified(world, ctx):
+    w = world(desired=3, running=3)
+    w.set(pending=1)
+    assert not check(verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0),
+                     "running == desired").ok
+
+
+def test_a_service_scaled_to_zero_is_never_verified_as_recovered(world, ctx):
+    world(desired=0, running=0)
+    assert not check(verify(ctx, scale_plan(0), triage(), just_changed(), timeout_s=0),
+                     "running == desired").ok
+
+
+def test_before_values_come_from_the_evidence(world, ctx):
+    world(desired=3, running=3)
+    evidence = {"service": {"runningCount": 2, "desiredCount": 3, "taskDefinition": "arn:aws:ecs:us-east-1:1:"
+                                                                                    "task-definition/api:3"}}
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0, evidence=evidence)
+    assert check(result, "running == desired").before == "2/3" and check(result, "service steady").before == "api:3"
+
+
+# -- the service is steady after the change --------------------------------------------------------------------------
+
+def test_a_rollback_is_verified_when_the_planned_revision_completed(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="COMPLETED")
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0)
+    assert result.ok and check(result, "service steady").after == "api:2 COMPLETED"
+
+
+def test_a_rollback_still_in_progress_without_a_steady_event_is_not_verified(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="IN_PROGRESS")
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0)
+    steady = check(result, "service steady")
+    assert not steady.ok and "rolloutState=IN_PROGRESS" in steady.detail and "after the change: no" in steady.detail
+
+
+def test_a_steady_state_event_after_the_change_counts_for_a_rollout_in_progress(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="IN_PROGRESS")
+    w.event()
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0)
+    assert result.ok and "after the change: yes" in check(result, "service steady").detail
+
+
+def test_a_steady_state_event_from_before_the_change_does_not_count(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="IN_PROGRESS")
+    w.event(at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0)
+    assert not check(result, "service steady").ok
+
+
+def test_a_completed_rollout_of_another_revision_is_not_the_planned_rollback(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=3, rollout="COMPLETED")
+    w.event()
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0)
+    assert not check(result, "service steady").ok
+
+
+def test_without_a_planned_revision_a_second_deployment_in_flight_is_not_steady(world, ctx):
+    w = world(desired=3, running=3)
+    w.svc.deployments.append(dict(w.svc.deployments[0], status="ACTIVE", id="ecs-svc/old"))
+    assert not check(verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0),
+                     "service steady").ok
+
+
+# -- deciding early, and the next step -------------------------------------------------------------------------------
+
+def test_a_failed_rollout_of_the_planned_revision_is_decided_at_once_and_rolls_back_further(world, clock, ctx):
+    w = world(desired=2, running=0)
+    w.set(revision=2, rollout="FAILED")
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(),
+                    timeout_s=600)
+    assert not result.ok and result.polls == 1 and clock.slept == []
+    assert result.next_step.startswith("roll back further to api:1 (a new plan and approval): api:2 fails too")
+
+
+def test_with_no_older_revision_a_failed_rollback_escalates_to_a_human(world, clock, ctx):
+    w = world(desired=2, running=0)
+    w.set(revision=1, rollout="FAILED")
+    result = verify(ctx, rollback_plan("api:1"), triage("app-crash"), just_changed(),
+                    timeout_s=600)
+    assert result.next_step == "escalate: human needed (no older ACTIVE revision to roll back to)"
+
+
+def test_a_service_that_never_settles_escalates_after_the_timeout_saying_what_it_saw(world, clock, ctx):
+    world(desired=3, running=2)
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=30, poll_s=10)
+    assert not result.ok and sum(clock.slept) == pytest.approx(30) and clock.slept[:2] == [10, 15]
+    assert result.next_step.startswith("escalate: human needed (the service did not reach a steady state within 30 s: "
+                                       "running 2 of 3;")
+
+
+def test_verification_waits_with_backoff_until_the_checks_pass(world, clock, ctx):
+    w = world(desired=3, running=2)
+    lines: list[str] = []
+
+    def scheduler(line: str) -> None:
+        lines.append(line)
+        if line.startswith("verify poll 2:"):
+            w.set(running=3)
+
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=600, poll_s=10,
+                    progress=scheduler)
+    assert result.ok and result.polls == 3 and clock.slept == [10, 15]
+    assert lines == ["verify poll 1: waiting for: running == desired", "verify poll 2: waiting for: running == desired",
+                     "verify poll 3: all checks pass"]
+
+
+# -- the triggering alarm --------------------------------------------------------------------------------------------
+
+def test_the_triggering_alarm_must_be_back_to_ok(world, ctx):
+    w = world(desired=4, running=4)
+    w.alarm("ALARM")
+    stuck = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
+                   trigger_alarm="api-cpu-high")
+    alarm = check(stuck, "alarm api-cpu-high OK")
+    assert not stuck.ok and (alarm.before, alarm.after, alarm.detail) == ("ALARM", "ALARM", "alarm api-cpu-high is ALARM")
+    assert stuck.next_step.startswith("the service is steady but alarm api-cpu-high is ALARM") and \
+        "scale out by one more task" in stuck.next_step
+    w.alarm("OK")
+    assert verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
+                  trigger_alarm="api-cpu-high").ok
+
+
+def test_a_triggering_alarm_that_no_longer_exists_is_not_ok(world, ctx):
+    world(desired=4, running=4)
+    result = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
+                    trigger_alarm="deleted-alarm")
+    assert check(result, "alarm deleted-alarm OK").detail == "alarm deleted-alarm is not found" and not result.ok
+
+
+# -- flapping: one good poll after a check failed again is not enough -------------------------------------------------
+
+def test_after_flapping_two_all_pass_polls_in_a_row_are_needed_across_invocations(world, ctx):
+    w = world(desired=4, running=4)
+    state, outcomes = None, []
+    for running, alarm in ((4, "ALARM"), (3, "ALARM"), (4, "OK"), (4, "OK")):
+        w.set(running=running)
+        w.alarm(alarm)
+        stability = Stability.from_state(json.loads(json.dumps(state)) if state else None)
+        outcomes.append(verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
+                               trigger_alarm="api-cpu-high", stability=stability))
+        state = stability.to_state()
+    assert [r.ok for r in outcomes] == [False, False, False, True]
+    assert state == {"last_ok": ["service steady", "running == desired", "no new cpu-saturation stops",
+                                 "alarm api-cpu-high OK"], "flaps": {"running == desired": 1}, "streak": 2, "polls": 4}
+    stable = check(outcomes[2], "stable across polls")
+    assert not stable.ok and stable.after == 1 and "running == desired (1x)" in stable.detail
+    assert "1 all-pass poll(s) in a row at the end, 2 needed" in stable.detail
+
+
+def test_a_verification_that_runs_out_of_time_while_flapping_says_so(world, ctx):
+    w = world(desired=4, running=4)
+    stability = Stability(last_ok=["running == desired"], flaps={}, streak=0, polls=1)
+    w.set(running=3)
+    result = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
+                    stability=stability)
+    assert result.next_step == ("escalate: human needed (the service is flapping: running == desired kept passing and "
+                                "failing over 2 polls; look at the newest service events and stopped tasks)")
+
+
+def test_a_service_that_never_flapped_needs_one_all_pass_poll():
+    fresh = Stability()
+    assert not fresh.settled() and Stability(streak=1).settled() and not Stability(streak=1, flaps={"x": 1}).settled()
+
+
+# -- which stopped tasks count as the incident's cause ----------------------------------------------------------------
+
+def _task(stop_code="EssentialContainerExited", reason="Essential container in task exited", exit_code=1,
+          container_reason=None) -> dict:
+    container = {"name": "api", "exitCode": exit_code}
+    if container_reason:
+        container["reason"] = container_reason
+    return {"taskArn": "arn:aws:ecs:us-east-1:1:task/prod/abc", "stopCode": stop_code, "stoppedReason": reason,
+            "containers": [container]}
+
+
+def test_a_task_stopped_for_the_incidents_cause_is_the_same_cause():
+    assert same_cause(_task(exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage"),
+                      "container-oom")
+    assert not same_cause(_task(exit_code=137, container_reason="OutOfMemoryError: Container killed"), "app-crash")
+
+
+def test_an_app_exit_counts_for_the_causes_its_logs_could_reveal():
+    assert same_cause(_task(exit_code=1), "app-crash") and same_cause(_task(exit_code=1), "missing-config")
+    assert not same_cause(_task(exit_code=1), "image-not-found")
+
+
+def test_routine_and_unexplained_stops_are_never_the_same_cause():
+    scale_in = _task("ServiceSchedulerInitiated", "Scaling activity initiated by (service api)", exit_code=0)
+    assert not same_cause(scale_in, "healthy") and not same_cause(scale_in, "app-crash")
+    assert not same_cause({"taskArn": "t", "containers": []}, "app-crash")
+    assert not same_cause(_task("SomethingNew", "a reason no rule knows", exit_code=None), "app-crash")
