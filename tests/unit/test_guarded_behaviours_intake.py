@@ -3,6 +3,7 @@ behaviour it protects."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -14,7 +15,7 @@ from agents.aws_ecs_service.incidents.keys import (
     incident_id,
     is_incident_id,
 )
-from tests.unit.test_intake import ACCOUNT, task_stopped
+from tests.unit.test_intake import ACCOUNT, SINGLE_METRIC, alarm, deployment_failed, service_action, task_stopped
 
 AT = dt.datetime(2026, 1, 1, 12, 30, tzinfo=dt.UTC)
 
@@ -139,3 +140,115 @@ def test_the_execution_that_applies_a_chat_approved_plan_is_one_per_incident_and
     assert name.startswith("inc-prod-checkout-20260101T12-0a1b2c3d-approved-") and len(name) <= 80
     long = "inc-" + "x" * 75
     assert approved_execution_name(long, "h1") != approved_execution_name(long[:-1] + "y", "h1")
+
+
+# -- every drop says exactly why; every request says exactly what happened ---------------------------------------
+
+def _with_detail(event: dict, **detail) -> dict:
+    return {**event, "detail": {**event["detail"], **detail}}
+
+
+COMPOSITE = {"alarmRule": "ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)"}
+CHILDREN = json.dumps({"triggeringAlarms": [{"arn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:ServerCpuTooHigh"},
+                                            {"state": {}}]})
+ALB = [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/ApplicationELB", "name": "HTTPCode_Target_5XX_Count",
+                                              "dimensions": {"LoadBalancer": "app/web/1"}}}, "returnData": True}]
+HALF_DIMENSIONS = [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/ECS", "name": "CPUUtilization",
+                                                          "dimensions": {"ClusterName": "prod"}}}, "returnData": True}]
+
+DROPS = [
+    ("text", "not a JSON object", None, None),
+    ({"detail-type": "EC2 Instance State-change Notification", "id": "e1"}, "not an incident event kind",
+     "EC2 Instance State-change Notification", "e1"),
+    ({"detail-type": "ECS Deployment State Change", "id": "e2", "detail": {}},
+     "unparseable ECS Deployment State Change event (version, source, account, time, region)",
+     "ECS Deployment State Change", "e2"),
+    (_with_detail(deployment_failed(), eventName="SERVICE_DEPLOYMENT_COMPLETED"),
+     "deployment event SERVICE_DEPLOYMENT_COMPLETED is not a failure", "ECS Deployment State Change", "d1"),
+    (deployment_failed(resource=f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/servicetest"),
+     f"deployment event without a service ARN that names the cluster (['arn:aws:ecs:us-west-2:{ACCOUNT}:service/"
+     "servicetest']); legacy ARNs need exactly one ALLOWED_CLUSTERS entry", "ECS Deployment State Change", "d1"),
+    (service_action("INFO", "SERVICE_STEADY_STATE"), "service action INFO SERVICE_STEADY_STATE is informational",
+     "ECS Service Action", "sa1"),
+    ({**service_action(), "resources": []}, "service action without a service/cluster ([])", "ECS Service Action",
+     "sa1"),
+    (task_stopped(last_status="RUNNING", stop_code=None), "task RUNNING/STOPPED has not stopped",
+     "ECS Task State Change", "t5"),
+    (task_stopped(group="family:x"), "task of group 'family:x' belongs to no service", "ECS Task State Change", "t5"),
+    (task_stopped(stop_code="UserInitiated"), "task stopped by a user (UserInitiated)", "ECS Task State Change", "t5"),
+    (task_stopped(stop_code="ServiceSchedulerInitiated", reason="Scaling activity initiated by (deployment ecs-svc/1)"),
+     "task stopped by scaling", "ECS Task State Change", "t5"),
+    (task_stopped(stop_code="ServiceSchedulerInitiated", reason="Deployment replaced this task"),
+     "task replaced by the scheduler: Deployment replaced this task", "ECS Task State Change", "t5"),
+    (task_stopped(stop_code="ServiceSchedulerInitiated", reason=None), "task replaced by the scheduler: no reason",
+     "ECS Task State Change", "t5"),
+    (task_stopped(task_arn=f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/e9511a82", cluster_arn=None),
+     "task event without a cluster", "ECS Task State Change", "t5"),
+    (alarm({"metrics": SINGLE_METRIC}, state="OK"), "alarm checkout-memory-high went to OK, not ALARM",
+     "CloudWatch Alarm State Change", "a1"),
+    (alarm(COMPOSITE, reason_data=CHILDREN),
+     "composite alarm checkout-memory-high does not point at an ECS service (no ClusterName + ServiceName dimensions "
+     f"or tags); child alarms ['arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:ServerCpuTooHigh', '?']",
+     "CloudWatch Alarm State Change", "a1"),
+    (alarm({"metrics": ALB}), "alarm checkout-memory-high does not point at an ECS service (no ClusterName + "
+                              "ServiceName dimensions or tags)", "CloudWatch Alarm State Change", "a1"),
+    (alarm({"metrics": HALF_DIMENSIONS}, tags={"ServiceName": "checkout"}),
+     "alarm checkout-memory-high does not point at an ECS service (no ClusterName + ServiceName dimensions or tags)",
+     "CloudWatch Alarm State Change", "a1"),
+    (deployment_failed(resource=f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/pr od/ser:vice"),
+     "cluster 'pr od' and service 'ser:vice': not a valid ECS name", "ECS Deployment State Change", "d1"),
+]
+
+
+@pytest.mark.parametrize("event, reason, detail_type, event_id", DROPS,
+                         ids=[f"{i}-{d[1][:40]}" for i, d in enumerate(DROPS)])
+def test_every_dropped_event_says_exactly_why(event, reason, detail_type, event_id):
+    assert Normaliser().normalise(event) == Dropped(reason=reason, detail_type=detail_type, event_id=event_id)
+
+
+def test_an_event_of_a_cluster_outside_the_allowed_ones_is_dropped_saying_so():
+    assert Normaliser(["prod"]).normalise(deployment_failed()).reason == "cluster default is not in ALLOWED_CLUSTERS"
+
+
+REQUESTS = [
+    (deployment_failed(), "us-west-2", "default", "servicetest", "deployment-failed",
+     "SERVICE_DEPLOYMENT_FAILED (ecs-svc/123): ECS deployment circuit breaker: tasks failed to start.", "d1",
+     "2020-05-23T12:31:14+00:00", None),
+    (service_action(), "us-west-2", "default", "servicetest", "service-action",
+     "ERROR SERVICE_TASK_PLACEMENT_FAILURE: RESOURCE:FARGATE", "sa1", "2019-11-19T19:55:38+00:00", None),
+    (task_stopped(), "eu-west-1", "prod", "checkout", "task-stopped",
+     "task 0123456789abcdef0123456789abcdef stopped (EssentialContainerExited): Essential container in task exited; "
+     "OutOfMemoryError: Container killed due to memory usage", "t5", "2026-01-01T12:00:05+00:00", None),
+    (alarm({"metrics": SINGLE_METRIC}), "eu-west-1", "prod", "checkout", "alarm",
+     "alarm checkout-memory-high in ALARM: Threshold Crossed: 3 out of the last 3 datapoints", "a1",
+     "2026-01-01T12:05:00+00:00", "checkout-memory-high"),
+]
+
+
+@pytest.mark.parametrize("event, region, cluster, service, kind, summary, event_id, at, alarm_name", REQUESTS,
+                         ids=["deployment", "service-action", "task", "alarm"])
+def test_every_incident_request_says_exactly_what_happened(event, region, cluster, service, kind, summary, event_id,
+                                                           at, alarm_name):
+    found = Normaliser().normalise(event)
+    assert (found.region, found.cluster, found.service) == (region, cluster, service)
+    assert found.trigger.model_dump() == {"kind": kind, "summary": summary, "event_id": event_id, "at": at,
+                                          "alarm_name": alarm_name}
+    assert found.incident_id == incident_id(region, cluster, service, dt.datetime.fromisoformat(at))
+
+
+def test_a_task_summary_without_reasons_says_so():
+    event = task_stopped(reason=None)
+    event["detail"]["containers"] = [{"name": "app", "lastStatus": "STOPPED", "exitCode": 1}]
+    assert Normaliser().normalise(event).trigger.summary == (
+        "task 0123456789abcdef0123456789abcdef stopped (EssentialContainerExited): ?")
+
+
+def test_an_alarm_summary_without_a_state_reason_ends_at_the_state():
+    event = alarm({"metrics": SINGLE_METRIC})
+    event["detail"]["state"]["reason"] = None
+    assert Normaliser().normalise(event).trigger.summary == "alarm checkout-memory-high in ALARM:"
+
+
+def test_an_alarm_with_only_tags_naming_the_service_points_at_it():
+    found = Normaliser().normalise(alarm({"metrics": ALB}, tags={"ClusterName": "prod", "ServiceName": "checkout"}))
+    assert (found.cluster, found.service) == ("prod", "checkout")
