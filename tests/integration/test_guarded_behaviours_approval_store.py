@@ -106,8 +106,8 @@ def test_a_decision_is_made_once_and_the_second_is_told_the_first(store):
 def test_a_recorded_decision_decides_a_pending_request_once(store):
     store.request("inc-1", "h1", "token", "nonce", later())
     at = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC).isoformat()
-    approval = Approval(plan_hash="h1", incident_id="inc-1", decision="approved", decided_by="alice (cli)",
-                        decided_at=at, channel="cli", comment="ok")
+    approval = Approval(plan_hash="h1", incident_id="inc-1", decision="approved", decided_by="alice (chat)",
+                        decided_at=at, channel="chat", comment="ok")
     assert store.record(approval) == approval
     assert store.get("inc-1", "h1") == approval
     with pytest.raises(AlreadyDecided) as refused:
@@ -121,14 +121,29 @@ def test_a_renewed_request_replaces_the_token_nonce_and_expiry_and_the_old_link_
     store.request("inc-1", "h1", "token-1", "nonce-1", later())
     renewed = store.request("inc-1", "h1", "token-2", "nonce-2", later(2 * HOUR))
     assert (renewed.status, renewed.task_token, renewed.nonce) == ("pending", "token-2", "nonce-2")
-    with pytest.raises(NoPendingApproval, match="belongs to an earlier approval request"):
+    with pytest.raises(NoPendingApproval, match="^this link belongs to an earlier approval request; use the newest "
+                                                "email$"):
         store.decide("inc-1", "h1", "approved", "alice", "email-link", nonce="nonce-1")
     assert store.decide("inc-1", "h1", "approved", "alice", "email-link", nonce="nonce-2").status == "approved"
 
 
 def test_a_decision_without_a_nonce_is_a_chat_decision_and_needs_none(store):
     store.request("inc-1", "h1", "token", "nonce", later())
-    assert store.decide("inc-1", "h1", "rejected", "bob", "chat").status == "rejected"
+    decided = store.decide("inc-1", "h1", "rejected", "bob", "chat")
+    assert (decided.status, decided.comment) == ("rejected", "")
+
+
+def test_a_recorded_decision_reads_back_exactly_even_with_empty_fields(store):
+    approval = Approval(plan_hash="h1", incident_id="inc-1", decision="rejected", decided_by="", channel="",
+                        decided_at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC).isoformat())
+    store.record(approval)
+    assert store.get("inc-1", "h1") == approval
+
+
+def test_a_request_records_when_it_was_made_whatever_the_sessions_time_zone(store):
+    store.conn.execute("set time zone 'Asia/Tokyo'")
+    requested = store.request("inc-1", "h1", "token", "nonce", later())
+    assert abs(requested.requested_at - _database_now(store)) < dt.timedelta(minutes=5)  # not 9 hours off
 
 
 def test_deciding_what_was_never_requested_says_so(store):
