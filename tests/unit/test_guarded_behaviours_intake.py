@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import time
 
 import pytest
 
@@ -197,6 +200,17 @@ DROPS = [
      "CloudWatch Alarm State Change", "a1"),
     (deployment_failed(resource=f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/pr od/ser:vice"),
      "cluster 'pr od' and service 'ser:vice': not a valid ECS name", "ECS Deployment State Change", "d1"),
+    (deployment_failed(resource=f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/prod/" + "s:" * 60),
+     f"service {'s:' * 40!r}: not a valid ECS name", "ECS Deployment State Change", "d1"),  # names cut to 80
+    ({**deployment_failed(), "detail": {k: v for k, v in deployment_failed()["detail"].items() if k != "eventName"}},
+     "unparseable ECS Deployment State Change event (detail.eventName)", "ECS Deployment State Change", "d1"),
+    ({**deployment_failed(), "resources": []}, "deployment event without a service ARN that names the cluster ([]); "
+                                               "legacy ARNs need exactly one ALLOWED_CLUSTERS entry",
+     "ECS Deployment State Change", "d1"),
+    ({**deployment_failed(), "resources": [f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/servicetest",
+                                           f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/other"]},
+     f"deployment event without a service ARN that names the cluster (['arn:aws:ecs:us-west-2:{ACCOUNT}:service/"
+     "servicetest']); legacy ARNs need exactly one ALLOWED_CLUSTERS entry", "ECS Deployment State Change", "d1"),
 ]
 
 
@@ -252,3 +266,95 @@ def test_an_alarm_summary_without_a_state_reason_ends_at_the_state():
 def test_an_alarm_with_only_tags_naming_the_service_points_at_it():
     found = Normaliser().normalise(alarm({"metrics": ALB}, tags={"ClusterName": "prod", "ServiceName": "checkout"}))
     assert (found.cluster, found.service) == ("prod", "checkout")
+
+
+def test_a_deployment_failure_without_an_id_or_reason_says_so():
+    event = deployment_failed()
+    del event["detail"]["deploymentId"], event["detail"]["reason"]
+    assert Normaliser().normalise(event).trigger.summary == "SERVICE_DEPLOYMENT_FAILED (?): no reason given"
+
+
+def test_a_service_action_without_a_reason_is_summarised_by_its_type_and_name():
+    event = service_action()
+    del event["detail"]["reason"]
+    assert Normaliser().normalise(event).trigger.summary == "ERROR SERVICE_TASK_PLACEMENT_FAILURE"
+
+
+def test_a_service_action_with_a_legacy_service_arn_takes_the_cluster_from_its_cluster_arn():
+    event = {**service_action(), "resources": [f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/servicetest"]}
+    found = Normaliser().normalise(event)
+    assert (found.cluster, found.service) == ("default", "servicetest")
+
+
+def test_a_task_event_takes_its_cluster_from_the_cluster_arn_or_else_from_a_new_format_task_arn():
+    legacy_task = Normaliser().normalise(task_stopped(task_arn=f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/e9511a82",
+                                                      cluster_arn=f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/prod"))
+    no_cluster_arn = Normaliser().normalise(task_stopped(cluster_arn=None))
+    assert legacy_task.cluster == "prod" and no_cluster_arn.cluster == "prod"
+
+
+def test_a_stopped_task_without_a_stop_code_is_still_an_incident():
+    found = Normaliser().normalise(task_stopped(stop_code=None))
+    assert isinstance(found, IncidentRequest) and "stopped (None)" in found.trigger.summary
+
+
+def test_a_task_still_stopping_with_a_stop_code_counts_as_stopped():
+    assert isinstance(Normaliser().normalise(task_stopped(last_status="DEACTIVATING")), IncidentRequest)
+    assert "has not stopped" in Normaliser().normalise(task_stopped(last_status="DEACTIVATING", stop_code=None)).reason
+
+
+# -- the exact shape of ids -----------------------------------------------------------------------------------------
+
+def test_names_are_slugged_without_leading_trailing_or_empty_parts():
+    assert incident_id("eu-west-1", "_prod_", "-api-", AT).startswith("inc-prod-api-20260101T12-")
+    assert incident_id("eu-west-1", "---", "___", AT).startswith("inc-x-x-20260101T12-")
+
+
+def test_long_names_keep_their_first_24_characters_without_a_dangling_hyphen():
+    found = incident_id("eu-west-1", "a" * 23 + "-b", "c" * 30, AT)
+    assert found.startswith(f"inc-{'a' * 23}-{'c' * 24}-20260101T12-")
+
+
+def test_every_instant_of_an_hour_down_to_the_microsecond_is_the_same_incident():
+    assert incident_id("eu-west-1", "prod", "api", AT.replace(microsecond=1)) == incident_id(
+        "eu-west-1", "prod", "api", AT.replace(minute=0, second=0, microsecond=999_999))
+
+
+@pytest.fixture
+def tokyo_machine():
+    """The process's local time zone is Asia/Tokyo for the test: ids must not depend on it."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_the_incident_hour_is_utc_whatever_the_machines_time_zone(tokyo_machine):
+    expected = "inc-prod-checkout-20260101T12-"
+    assert incident_id("eu-west-1", "prod", "checkout", AT.replace(tzinfo=None)).startswith(expected)
+    assert incident_id("eu-west-1", "prod", "checkout", AT.astimezone(dt.timezone(dt.timedelta(hours=1)))) == \
+        incident_id("eu-west-1", "prod", "checkout", AT)
+    assert bucket_start(AT.replace(tzinfo=None)) == dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_a_chat_incident_id_carries_the_utc_time_of_the_triage(tokyo_machine):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    found = chat_incident_id("prod", "checkout")
+    after = dt.datetime.now(dt.UTC)
+    stamp = dt.datetime.strptime(found.split("-")[3], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    assert before <= stamp <= after
+
+
+def test_a_chat_incident_id_is_bounded_like_an_intake_one():
+    found = chat_incident_id("c" * 30, "s" * 30, AT)
+    assert re.fullmatch(f"chat-{'c' * 24}-{'s' * 24}-20260101T123000Z-[0-9a-f]{{6}}", found) and len(found) <= 80
+
+
+def test_the_execution_name_of_an_approved_plan_keeps_57_characters_of_the_incident_and_a_12_digit_digest():
+    found = approved_execution_name("inc-" + "x" * 75, "h1")
+    assert re.fullmatch(f"inc-{'x' * 53}-approved-[0-9a-f]{{12}}", found) and len(found) == 79

@@ -42,6 +42,7 @@ class World:
     def reset(self, desired: int, running: int) -> World:
         self.svc.deployments = [dict(self.deployment)]
         self.svc.events.clear()
+        ecs_backends[ACCOUNT][REGION].tasks.clear()
         self.cloudwatch.delete_alarms(AlarmNames=["api-cpu-high"])
         self.set(running=running, desired=desired, rollout="COMPLETED", revision=1)
         return self
@@ -60,6 +61,15 @@ class World:
             svc.deployments[0]["rolloutState"] = rollout
         if revision:
             svc.deployments[0]["taskDefinition"] = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/api:{revision}"
+
+    def stopped(self, reason: str, revision: int = 2, at: dt.datetime | None = None) -> str:
+        """A task of revision `revision` that stopped for `reason` (at `at`; moto leaves stoppedAt unset otherwise)."""
+        arn = self.ecs.run_task(cluster="prod", taskDefinition=f"api:{revision}", launchType="FARGATE")["tasks"][0][
+            "taskArn"]
+        self.ecs.stop_task(cluster="prod", task=arn, reason=reason)
+        if at:
+            ecs_backends[ACCOUNT][REGION].tasks["prod"][arn].stopped_at = at
+        return arn.rsplit("/", 1)[-1]
 
     def event(self, message: str = STEADY, at: dt.datetime | None = None) -> None:
         self.svc.events.insert(0, {"id": str(len(self.svc.events)), "message": message,
@@ -262,6 +272,54 @@ def test_verification_waits_with_backoff_until_the_checks_pass(world, clock, ctx
     assert result.ok and result.polls == 3 and clock.slept == [10, 15]
     assert lines == ["verify poll 1: waiting for: running == desired", "verify poll 2: waiting for: running == desired",
                      "verify poll 3: all checks pass"]
+
+
+# -- no new stops of the incident's cause --------------------------------------------------------------------------
+
+OOM = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def test_a_task_of_the_planned_revision_stopping_for_the_same_cause_fails_at_once_and_rolls_back_further(world, clock,
+                                                                                                        ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="COMPLETED")
+    task_id = w.stopped(OOM, revision=2)
+    result = verify(ctx, rollback_plan("api:2", cause="container-oom"), triage("container-oom"), just_changed(),
+                    timeout_s=600)
+    stops = check(result, "no new container-oom stops")
+    assert not result.ok and result.polls == 1 and clock.slept == []
+    assert not stops.ok and stops.after == 1
+    assert stops.detail == f"1 task(s) stopped since the change, 1 for container-oom: task/{task_id[:8]}: {OOM}"
+    assert result.next_step.startswith("roll back further to api:1")
+
+
+def test_old_revision_tasks_failing_while_they_drain_do_not_fail_a_rollback(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="COMPLETED")
+    w.stopped(OOM, revision=3)
+    result = verify(ctx, rollback_plan("api:2", cause="container-oom"), triage("container-oom"), just_changed(),
+                    timeout_s=0)
+    stops = check(result, "no new container-oom stops")
+    assert result.ok and stops.after == 0 and stops.detail == "0 task(s) stopped since the change, 0 for container-oom"
+
+
+def test_stops_for_another_reason_or_before_the_change_do_not_count(world, ctx):
+    w = world(desired=2, running=2)
+    w.stopped("Scaling activity initiated by (deployment ecs-svc/1)", revision=1)
+    w.stopped(OOM, revision=1, at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    result = verify(ctx, scale_plan(2), triage("container-oom"), just_changed(), timeout_s=0)
+    stops = check(result, "no new container-oom stops")
+    assert stops.ok and stops.detail == "1 task(s) stopped since the change, 0 for container-oom"
+
+
+def test_without_a_rollback_tasks_still_stopping_for_the_cause_escalate_and_at_most_five_are_quoted(world, clock, ctx):
+    w = world(desired=2, running=2)
+    for _ in range(6):
+        w.stopped(OOM, revision=1)
+    result = verify(ctx, scale_plan(2), triage("container-oom"), just_changed(), timeout_s=600)
+    stops = check(result, "no new container-oom stops")
+    assert not stops.ok and stops.after == 6 and stops.detail.count("task/") == 5 and clock.slept == []
+    assert result.next_step == "escalate: human needed (tasks still stop for container-oom after the change)"
 
 
 # -- the triggering alarm --------------------------------------------------------------------------------------------
