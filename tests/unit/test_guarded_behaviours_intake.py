@@ -175,6 +175,9 @@ DROPS = [
      "ECS Service Action", "sa1"),
     ({**service_action(), "resources": []}, "service action without a service/cluster ([])", "ECS Service Action",
      "sa1"),
+    ({**service_action(), "resources": [f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/default", "arn:aws:ecs:x"]},
+     f"service action without a service/cluster (['arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/default'])",
+     "ECS Service Action", "sa1"),
     (task_stopped(last_status="RUNNING", stop_code=None), "task RUNNING/STOPPED has not stopped",
      "ECS Task State Change", "t5"),
     (task_stopped(group="family:x"), "task of group 'family:x' belongs to no service", "ECS Task State Change", "t5"),
@@ -308,6 +311,9 @@ def test_a_task_still_stopping_with_a_stop_code_counts_as_stopped():
 def test_names_are_slugged_without_leading_trailing_or_empty_parts():
     assert incident_id("eu-west-1", "_prod_", "-api-", AT).startswith("inc-prod-api-20260101T12-")
     assert incident_id("eu-west-1", "---", "___", AT).startswith("inc-x-x-20260101T12-")
+    assert incident_id("eu-west-1", "_prod", "Xray-apiX", AT).startswith("inc-prod-Xray-apiX-20260101T12-")
+    assert incident_id("eu-west-1", "_" + "a" * 30, "api", AT).startswith(f"inc-{'a' * 24}-api-")  # 24 kept after "_"
+    assert incident_id("eu-west-1", "X" * 23 + "-X", "api", AT).startswith(f"inc-{'X' * 23}-api-")
 
 
 def test_long_names_keep_their_first_24_characters_without_a_dangling_hyphen():
@@ -339,6 +345,8 @@ def test_the_incident_hour_is_utc_whatever_the_machines_time_zone(tokyo_machine)
     assert incident_id("eu-west-1", "prod", "checkout", AT.replace(tzinfo=None)).startswith(expected)
     assert incident_id("eu-west-1", "prod", "checkout", AT.astimezone(dt.timezone(dt.timedelta(hours=1)))) == \
         incident_id("eu-west-1", "prod", "checkout", AT)
+    assert incident_id("eu-west-1", "prod", "checkout", AT.astimezone(dt.timezone(dt.timedelta(hours=1)))).startswith(
+        expected)
     assert bucket_start(AT.replace(tzinfo=None)) == dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 

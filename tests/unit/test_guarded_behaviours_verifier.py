@@ -12,6 +12,7 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
 
 from agents.aws_ecs_service.aws.session import AwsContext
@@ -43,7 +44,7 @@ class World:
         self.svc.deployments = [dict(self.deployment)]
         self.svc.events.clear()
         ecs_backends[ACCOUNT][REGION].tasks.clear()
-        self.cloudwatch.delete_alarms(AlarmNames=["api-cpu-high"])
+        self.cloudwatch.delete_alarms(AlarmNames=["api-cpu-high", "api-health"])
         self.set(running=running, desired=desired, rollout="COMPLETED", revision=1)
         return self
 
@@ -70,6 +71,18 @@ class World:
         if at:
             ecs_backends[ACCOUNT][REGION].tasks["prod"][arn].stopped_at = at
         return arn.rsplit("/", 1)[-1]
+
+    def task(self, task_id: str):
+        """moto's own record of a task, for the fields its API cannot set (stopCode, stoppingAt, container reasons)."""
+        return next(t for arn, t in ecs_backends[ACCOUNT][REGION].tasks["prod"].items() if arn.endswith(task_id))
+
+    def composite_alarm(self, state: str) -> None:
+        """moto has no PutCompositeAlarm: the backend takes the rule directly."""
+        cloudwatch_backends[ACCOUNT][REGION].put_metric_alarm(
+            name="api-health", namespace=None, metric_name=None, comparison_operator=None, evaluation_periods=None,
+            period=None, threshold=None, statistic=None, description=None, dimensions=[], alarm_actions=[],
+            rule="ALARM(api-cpu-high)")
+        self.cloudwatch.set_alarm_state(AlarmName="api-health", StateValue=state, StateReason="test")
 
     def event(self, message: str = STEADY, at: dt.datetime | None = None) -> None:
         self.svc.events.insert(0, {"id": str(len(self.svc.events)), "message": message,
@@ -407,3 +420,169 @@ def test_routine_and_unexplained_stops_are_never_the_same_cause():
     assert not same_cause(scale_in, "healthy") and not same_cause(scale_in, "app-crash")
     assert not same_cause({"taskArn": "t", "containers": []}, "app-crash")
     assert not same_cause(_task("SomethingNew", "a reason no rule knows", exit_code=None), "app-crash")
+
+
+# -- more of the same behaviours, at their edges ------------------------------------------------------------------
+
+def test_a_steady_state_event_at_exactly_the_start_less_the_clock_skew_counts(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="IN_PROGRESS")
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
+    w.event(at=started - verifier.CLOCK_SKEW)
+    assert check(verify(ctx, rollback_plan("api:2"), triage("app-crash"), started, timeout_s=0), "service steady").ok
+
+
+def test_the_change_counts_from_its_start_not_from_when_verification_began(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2, rollout="IN_PROGRESS")
+    w.event(at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))  # steady 5 minutes ago, after a change 10 ago
+    started = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)).isoformat()
+    assert verify(ctx, rollback_plan("api:2"), triage("app-crash"), started, timeout_s=0).ok
+
+
+def test_an_unreadable_start_time_counts_from_now(world, ctx):
+    w = world(desired=2, running=2)
+    w.stopped(OOM, revision=1, at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    result = verify(ctx, scale_plan(2), triage("container-oom"), "not a time", timeout_s=0)
+    assert result.ok and check(result, "no new container-oom stops").after == 0
+
+
+def test_verification_times_are_utc(world, ctx):
+    world(desired=2, running=2)
+    result = verify(ctx, scale_plan(2), triage(), just_changed(), timeout_s=0)
+    assert result.started_at.endswith("+00:00") and result.finished_at.endswith("+00:00")
+
+
+def test_a_poll_interval_of_zero_still_waits_a_little_between_polls(world, clock, ctx):
+    world(desired=3, running=2)
+    verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=1, poll_s=0)
+    assert clock.slept[0] == pytest.approx(0.05)
+
+
+def test_the_last_wait_is_cut_to_the_deadline_and_one_more_poll_follows_it(world, clock, ctx):
+    world(desired=3, running=2)
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=10.5, poll_s=10)
+    assert clock.slept == [10, pytest.approx(0.5)] and result.polls == 3
+
+
+def test_every_poll_and_the_failure_are_reported_with_all_failing_checks(world, clock, ctx):
+    w = world(desired=4, running=3)
+    w.alarm("ALARM")
+    lines: list[str] = []
+    result = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=10, poll_s=10, progress=lines.append,
+                    trigger_alarm="api-cpu-high")
+    waiting = "waiting for: running == desired, alarm api-cpu-high OK"
+    assert lines == [f"verify poll 1: {waiting}", f"verify poll 2: {waiting}",
+                     f"verification failed: running == desired, alarm api-cpu-high OK; next: {result.next_step}"]
+    assert result.next_step == ("escalate: human needed (the service did not reach a steady state within 10 s: "
+                                "running 3 of 4; read the newest service events and stopped tasks)")
+
+
+def test_a_rollback_not_yet_started_while_the_old_deployment_failed_is_waited_for(world, clock, ctx):
+    w = world(desired=2, running=0)
+    w.set(revision=3, rollout="FAILED")  # ECS still shows the failed deployment the rollback will replace
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=30, poll_s=10)
+    assert result.polls > 1 and sum(clock.slept) == pytest.approx(30)
+
+
+def test_without_a_planned_revision_a_steady_event_after_the_change_is_enough(world, ctx):
+    w = world(desired=3, running=3)
+    w.svc.deployments.append(dict(w.svc.deployments[0], status="ACTIVE", id="ecs-svc/old"))
+    w.event()
+    assert check(verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=0), "service steady").ok
+
+
+def test_a_service_without_a_primary_deployment_or_rollout_state_is_not_steady_and_says_so(world, ctx):
+    w = world(desired=2, running=2)
+    w.svc.deployments[0]["status"] = "ACTIVE"
+    steady = check(verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0),
+                   "service steady")
+    assert not steady.ok and steady.detail.startswith("PRIMARY deployment ? rolloutState=?;")
+    del w.svc.deployments[0]["rolloutState"]
+    w.svc.deployments[0]["status"] = "PRIMARY"
+    steady = check(verify(ctx, rollback_plan("api:1"), triage("app-crash"), just_changed(), timeout_s=0),
+                   "service steady")
+    assert not steady.ok and steady.after == "api:1 ?"
+
+
+def test_a_service_that_is_not_there_fails_verification_without_an_error(world, ctx):
+    world(desired=2, running=2)
+    plan = scale_plan(2).model_copy(update={"target": {**TARGET, "service": "ghost"}})
+    result = verify(ctx, plan, triage(), just_changed(), timeout_s=0)
+    assert not result.ok and check(result, "running == desired").detail == "running None of desired None (plan: 2)"
+    assert check(result, "service steady").detail.startswith("PRIMARY deployment ? rolloutState=?;")
+
+
+def test_without_evidence_there_are_no_before_values(world, ctx):
+    world(desired=2, running=2)
+    result = verify(ctx, scale_plan(2), triage(), just_changed(), timeout_s=0)
+    assert check(result, "service steady").before is None and check(result, "running == desired").before is None
+
+
+def test_a_task_counts_from_when_it_began_stopping_when_it_has_no_stop_time(world, ctx):
+    w = world(desired=2, running=2)
+    task_id = w.stopped(OOM, revision=1)
+    w.task(task_id).stopping_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    assert check(verify(ctx, scale_plan(2), triage("container-oom"), just_changed(), timeout_s=0),
+                 "no new container-oom stops").ok
+
+
+def test_the_quoted_stops_name_the_stop_code_and_every_container_reason(world, ctx):
+    w = world(desired=2, running=2)
+    first, second = w.stopped(OOM, revision=1), w.stopped(OOM, revision=1)
+    task = w.task(first)
+    task.stopped_reason, task.stop_code = None, "EssentialContainerExited"
+    task.containers[0].reason = OOM
+    detail = check(verify(ctx, scale_plan(2), triage("container-oom"), just_changed(), timeout_s=0),
+                   "no new container-oom stops").detail
+    assert detail.startswith("2 task(s) stopped since the change, 2 for container-oom: ")
+    quoted = detail.split(": ", 1)[1].split("; task/")
+    assert sorted(quoted) == sorted([f"task/{first[:8]}: EssentialContainerExited; {OOM}", f"{second[:8]}: {OOM}"])
+
+
+def test_at_most_a_hundred_stopped_tasks_are_read(world, ctx):
+    w = world(desired=2, running=2)
+    for _ in range(11):
+        w.ecs.run_task(cluster="prod", taskDefinition="api:1", launchType="FARGATE", count=10)
+    for task in list(ecs_backends[ACCOUNT][REGION].tasks["prod"].values())[:101]:
+        task.last_status = task.desired_status = "STOPPED"
+        task.stopped_reason = "Scaling activity initiated by (service api)"
+    detail = check(verify(ctx, scale_plan(2), triage("container-oom"), just_changed(), timeout_s=0),
+                   "no new container-oom stops").detail
+    assert detail == "100 task(s) stopped since the change, 0 for container-oom"
+
+
+def test_a_composite_triggering_alarm_is_read_too(world, ctx):
+    w = world(desired=4, running=4)
+    w.composite_alarm("ALARM")
+    assert check(verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0, trigger_alarm="api-health"),
+                 "alarm api-health OK").after == "ALARM"
+    w.composite_alarm("OK")
+    assert verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0, trigger_alarm="api-health").ok
+
+
+def test_after_a_rollback_a_stuck_alarm_suggests_no_scale_out(world, ctx):
+    w = world(desired=2, running=2)
+    w.set(revision=2)
+    w.alarm("ALARM")
+    result = verify(ctx, rollback_plan("api:2"), triage("app-crash"), just_changed(), timeout_s=0,
+                    trigger_alarm="api-cpu-high")
+    assert result.next_step == ("the service is steady but alarm api-cpu-high is ALARM: re-check it in a few minutes; "
+                                "if it stays, escalate: human needed")
+
+
+def test_flapping_counts_each_flap_and_names_every_check_that_flapped(world, ctx):
+    w = world(desired=4, running=4)
+    state, outcome = None, None
+    for running, alarm in ((4, "OK"), (3, "ALARM"), (4, "OK"), (3, "OK"), (4, "OK")):
+        w.set(running=running)
+        w.alarm(alarm)
+        stability = Stability.from_state(state)
+        outcome = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0, trigger_alarm="api-cpu-high",
+                         stability=stability)
+        state = stability.to_state()
+    assert state["flaps"] == {"running == desired": 2, "alarm api-cpu-high OK": 1}
+    stable = check(outcome, "stable across polls")
+    assert not outcome.ok and stable.after == 3
+    assert stable.detail.startswith("flapping: passed, then failed again on a later poll: alarm api-cpu-high OK (1x), "
+                                    "running == desired (2x);")
