@@ -230,7 +230,7 @@ def run_target(target: Target, max_children: int) -> TargetResult | None:
 
 
 def _score(killed: int, counted: int) -> str:
-    return f"{100 * killed / counted:.0f} %" if counted else "n/a"
+    return f"{100 * killed / counted:.1f} %" if counted else "n/a"
 
 
 def _code(text: str, limit: int = 110) -> str:

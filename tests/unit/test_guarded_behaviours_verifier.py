@@ -344,8 +344,8 @@ def test_the_triggering_alarm_must_be_back_to_ok(world, ctx):
                    trigger_alarm="api-cpu-high")
     alarm = check(stuck, "alarm api-cpu-high OK")
     assert not stuck.ok and (alarm.before, alarm.after, alarm.detail) == ("ALARM", "ALARM", "alarm api-cpu-high is ALARM")
-    assert stuck.next_step.startswith("the service is steady but alarm api-cpu-high is ALARM") and \
-        "scale out by one more task" in stuck.next_step
+    assert stuck.next_step == ("the service is steady but alarm api-cpu-high is ALARM: re-check it in a few minutes "
+                               "or scale out by one more task (a new plan); if it stays, escalate: human needed")
     w.alarm("OK")
     assert verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=0,
                   trigger_alarm="api-cpu-high").ok
@@ -586,3 +586,5 @@ def test_flapping_counts_each_flap_and_names_every_check_that_flapped(world, ctx
     assert not outcome.ok and stable.after == 3
     assert stable.detail.startswith("flapping: passed, then failed again on a later poll: alarm api-cpu-high OK (1x), "
                                     "running == desired (2x);")
+    assert outcome.next_step.startswith("escalate: human needed (the service is flapping: alarm api-cpu-high OK, "
+                                        "running == desired kept passing and failing over 5 polls;")
