@@ -1,6 +1,6 @@
 """Mutation testing of the safety modules and the rules/classifier with mutmut 3: the "Mutation testing" section.
 
-    .venv/bin/python bench/mutation_score.py [--only TARGET ...] [--max-children N] [--no-write]
+    .venv/bin/python bench/mutation_score.py [--only TARGET ...] [--max-children N] [--no-write] [--from-last-run]
 
 `make mutation` installs mutmut into .venv and runs this. For each target of TARGETS (source files, and the fast
 tests that exercise them), a scratch copy of the checkout is made under build/mutation/<target>/ whose
@@ -11,7 +11,9 @@ against the tests of its function only (forked, `-m "not slow"`). Nothing in the
 A mutant is killed when a test fails or times out with it; it survives when they all pass (or none calls it).
 Mutants judged equivalent (no behaviour differs, so no test can tell them apart) are listed with the reason in
 bench/mutation_equivalents.toml, matched by file and the mutated line before/after: a changed line no longer
-matches, and its mutant counts again. Score = killed / (mutants - equivalent).
+matches, and its mutant counts again. Score = killed / (mutants - equivalent). `--from-last-run` reads the results
+left in build/mutation/ instead of running mutmut again (after editing the equivalents, say). The section lists
+every survivor up to SHOWN_SURVIVORS per target; the printed text lists them all.
 
 mutmut mutates code inside functions and methods only: module-level data (the rule table's patterns and
 thresholds, constants) is not mutated, so behaviour tests must pin it (tests/unit/test_guarded_behaviours_*.py).
@@ -43,6 +45,7 @@ EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.toml"
 SAFETY, RULES = "safety", "rules/classifier"
 GOALS = {SAFETY: 0.90, RULES: 0.80}
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+SHOWN_SURVIVORS = 60  # per target, in BENCHMARKS.md
 
 
 @dataclass(frozen=True)
@@ -201,17 +204,20 @@ def _equivalents() -> list[dict[str, str]]:
     return tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", []) if EQUIVALENTS.exists() else []
 
 
-def run_target(target: Target, max_children: int) -> TargetResult | None:
+def run_target(target: Target, max_children: int, from_last_run: bool = False) -> TargetResult | None:
     sources, tests = matching(target.sources), matching(target.tests)
-    if not sources or not tests:
-        print(f"{target.name}: skipped ({'no source files' if not sources else 'no test files'} match)", flush=True)
+    where = SCRATCH / target.name
+    if not sources or not tests or (from_last_run and not (where / "mutants").is_dir()):
+        why = "no source files match" if not sources else "no test files match" if not tests else "no last run"
+        print(f"{target.name}: skipped ({why})", flush=True)
         return None
-    print(f"{target.name}: mutating {', '.join(sources)} against {len(tests)} test file(s)", flush=True)
-    where = _scratch(target, sources, tests)
-    log = where / "mutmut.log"
-    if _mutmut(where, "run", "--max-children", str(max_children), log=log) != "0":
-        # e.g. "could not find any test case for any mutant": then every mutant stays unchecked, a survivor
-        print(f"{target.name}: mutmut stopped early: {log.read_text().strip().splitlines()[-1][:300]}", flush=True)
+    if not from_last_run:
+        print(f"{target.name}: mutating {', '.join(sources)} against {len(tests)} test file(s)", flush=True)
+        where = _scratch(target, sources, tests)
+        log = where / "mutmut.log"
+        if _mutmut(where, "run", "--max-children", str(max_children), log=log) != "0":
+            # e.g. "could not find any test case for any mutant": then every mutant stays unchecked, a survivor
+            print(f"{target.name}: mutmut stopped early: {log.read_text().strip().splitlines()[-1][:300]}", flush=True)
     result = TargetResult(target, sources, tests)
     for line in _mutmut(where, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
@@ -233,12 +239,45 @@ def _score(killed: int, counted: int) -> str:
     return f"{100 * killed / counted:.1f} %" if counted else "n/a"
 
 
-def _code(text: str, limit: int = 110) -> str:
-    text = text if len(text) <= limit else text[:limit - 1] + "…"
+def _code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
-def render(results: list[TargetResult]) -> str:
+def _change(before: str, after: str, context: int = 30) -> str:
+    """`…what changed…` -> `…into what…`: the two lines cut to the part that differs and some context."""
+    same = 0
+    while same < min(len(before), len(after)) and before[same] == after[same]:
+        same += 1
+    tail = 0
+    while tail < min(len(before), len(after)) - same and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    start = max(0, same - context)
+
+    def cut(text: str) -> str:
+        end = min(len(text), len(text) - tail + context)
+        return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+    return f"{_code(cut(before))} -> {_code(cut(after))}"
+
+
+def _survivor_lines(r: TargetResult, shown: int | None) -> list[str]:
+    if not r.survivors:
+        return []
+    if all(m.status == "no tests" for m in r.survivors):
+        return [f"- {r.target.name}: no fast test calls its code, so none of its {len(r.survivors)} mutants was "
+                "checked"]
+    statuses = Counter(m.status for m in r.survivors)
+    lines = ["", f"{r.target.name} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}):", ""]
+    lines += [f"- {m.where()}: {_change(m.before, m.after)}" + ("" if m.status == "survived" else
+                                                                        f" ({m.status})")
+              for m in r.survivors[:shown]]
+    if shown is not None and len(r.survivors) > shown:
+        lines.append(f"- ... and {len(r.survivors) - shown} more: `.venv/bin/python bench/mutation_score.py "
+                     f"--from-last-run --only {r.target.name} --no-write` lists them all")
+    return lines
+
+
+def render(results: list[TargetResult], shown: int | None = None) -> str:
     version = metadata.version("mutmut")
     lines = [SECTION, "",
              f"`make mutation` (bench/mutation_score.py, mutmut {version}), run {dt.date.today().isoformat()}: every "
@@ -258,17 +297,14 @@ def render(results: list[TargetResult]) -> str:
             lines.append(f"| **{group}** | **all** | | | {sum(len(r.mutants) for r in mine)} | {killed} | "
                          f"{sum(len(r.survivors) for r in mine)} | {sum(r.equivalent for r in mine)} | "
                          f"**{_score(killed, counted)}** (goal {GOALS[group]:.0%}) |")
-    survivors = [m for r in results for m in r.survivors]
-    lines += ["", f"Survivors ({len(survivors)}):" if survivors else "No survivors."]
-    statuses = Counter(m.status for m in survivors)
-    if set(statuses) - {"survived"}:
-        lines.append("(" + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ")")
-    lines.append("")
-    lines += [f"- {m.where()} ({m.status}): {_code(m.before)} -> {_code(m.after)}" for m in survivors]
+    survivors = sum(len(r.survivors) for r in results)
+    lines += ["", f"Survivors left ({survivors}), by target:" if survivors else "No survivors."]
+    for r in results:
+        lines += _survivor_lines(r, shown)
     equivalent = [m for r in results for m in r.mutants if m.equivalent]
     if equivalent:
         lines += ["", f"Judged equivalent ({len(equivalent)}, reasons in bench/mutation_equivalents.toml):", ""]
-        lines += [f"- {m.where()}: {_code(m.before, 70)} -> {_code(m.after, 70)}: {m.equivalent}" for m in equivalent]
+        lines += [f"- {m.where()}: {_change(m.before, m.after)}: {m.equivalent}" for m in equivalent]
     return "\n".join(lines) + "\n"
 
 
@@ -277,13 +313,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=[t.name for t in TARGETS], help="run these targets only")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
+    parser.add_argument("--from-last-run", action="store_true", help="read build/mutation/ instead of running mutmut")
     args = parser.parse_args()
     results = [r for t in TARGETS if not args.only or t.name in args.only
-               if (r := run_target(t, args.max_children)) is not None]
-    text = render(results)
-    print(text)
+               if (r := run_target(t, args.max_children, args.from_last_run)) is not None]
+    print(render(results))
     if not args.no_write:
-        write_section(BENCHMARKS_MD, text)
+        write_section(BENCHMARKS_MD, render(results, SHOWN_SURVIVORS))
     return 0
 
 
