@@ -16,7 +16,8 @@ left in build/mutation/ instead of running mutmut again (after editing the equiv
 every survivor up to SHOWN_SURVIVORS per target; the printed text lists them all.
 
 mutmut mutates code inside functions and methods only: module-level data (the rule table's patterns and
-thresholds, constants) is not mutated, so behaviour tests must pin it (tests/unit/test_guarded_behaviours_*.py).
+thresholds, constants) and decorated functions other than static and class methods (properties, context managers)
+are not mutated, so behaviour tests must pin them (tests/unit/test_guarded_behaviours_*.py).
 PostgreSQL must be running (the approval store's tests; REQUIRE_POSTGRES=1 makes a missing server fail them).
 """
 from __future__ import annotations
@@ -283,7 +284,9 @@ def render(results: list[TargetResult], shown: int | None = None) -> str:
              f"`make mutation` (bench/mutation_score.py, mutmut {version}), run {dt.date.today().isoformat()}: every "
              "mutant of a module against the fast tests (`-m \"not slow\"`) that exercise it. Score = killed / "
              "(mutants - equivalent); goals: safety modules >= 90 %, rules and classifier >= 80 %. mutmut mutates "
-             "code inside functions and methods, not module-level data (the rule table, constants).", "",
+             "the code inside functions and methods; it leaves module-level data (the rule table, constants) and "
+             "decorated functions other than static and class methods (properties such as `Plan.plan_hash`) "
+             "alone.", "",
              "| group | target | mutated files | test files | mutants | killed | survived | equivalent | score |",
              "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for r in results:
