@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint bench clean synth lock checkov openapi reliability
+.PHONY: install demo test test-fast lint bench clean synth lock checkov openapi reliability mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ checkov: $(CHECKOV_STAMP)
 test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	REQUIRE_CHECKOV=1 $(BIN)/pytest
+
+# The inner loop, under a minute: lint and every test not marked slow (no server, synth, bundle or subprocess;
+# tests/conftest.py says how tests get the marker). `make test` still runs everything.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
+
+# Mutation testing, not part of `make test` (minutes per module): mutmut into .venv, then per module the fast tests
+# that exercise it; writes the "Mutation testing" section of BENCHMARKS.md. Needs PostgreSQL (the approval store).
+# One module: `$(BIN)/python bench/mutation_score.py --only intake`.
+mutation: $(STAMP)
+	$(BIN)/pip install -q -e '.[mutation]'
+	$(BIN)/python bench/mutation_score.py
 
 # The CDK CLI comes from npm into ./node_modules; synth needs no AWS credentials.
 node_modules/.bin/cdk:

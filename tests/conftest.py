@@ -1,6 +1,10 @@
 """Shared fixtures: scenario worlds played by ../shared/tools/fakeaws.py, and PostgreSQL.
 
 Tests may read ../shared (product code never does).
+
+The `slow` marker (`make test-fast` runs `-m "not slow"`): a test that uses a fixture of SLOW_FIXTURES (it starts a
+server or builds something) is marked here; other slow tests (subprocesses, Step Functions polling, over ~1 s) carry
+the marker in their own file.
 """
 from __future__ import annotations
 
@@ -20,6 +24,21 @@ sys.path.insert(0, str(SHARED / "tools"))
 # Tests never talk to real AWS or Bedrock.
 os.environ.setdefault("ECS_AGENT_MODEL", "offline")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+# Fixture -> why every test that uses it (directly or through another fixture) is slow.
+SLOW_FIXTURES = {
+    "play_scenario": "starts a fakeaws HTTP server",
+    "bedrock": "starts a Converse HTTP server",
+    "synth": "synthesizes the CDK stack (tests/infra/conftest.py)",
+    "read_only_views": "synthesizes the CDK stack a second time (tests/infra/conftest.py)",
+    "bundle": "pip-bundles the arm64 Lambda asset (tests/infra/test_lambda_asset.py)",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not SLOW_FIXTURES.keys().isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def scenario_files() -> list[Path]:

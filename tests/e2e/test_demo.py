@@ -5,14 +5,17 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import pytest
 
 from agents.aws_ecs_service.interfaces.demo import run_demo
 from agents.aws_ecs_service.reports.incident_reports import REPORT_NAMES
 from agents.aws_ecs_service.sandbox import Sandbox
+from tests.e2e.serverless_world import wait_for
 
 ECS_AGENT = Path(sys.executable).with_name("ecs-agent")
+pytestmark = pytest.mark.slow  # the sandbox's HTTP server, and the console script in a subprocess
 STAGES = ["[1/6] sandbox", "[2/6] triage", "[3/6] plan", "[4/6] approval", "[5/6] remediate", "[6/6] verify"]
 
 
@@ -26,12 +29,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def test_console_script_demo_with_yes_tells_the_story_and_writes_four_reports(tmp_path):
     out = tmp_path / "demo-out"
-    started = time.monotonic()
     proc = subprocess.run([str(ECS_AGENT), "demo", "--yes", "--out", str(out)], env=_clean_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    wall = time.monotonic() - started
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert wall < 60
     story = proc.stdout
     positions = [story.index(stage) for stage in STAGES]
     assert positions == sorted(positions)
@@ -100,10 +100,15 @@ def test_sandbox_scheduler_completes_only_a_rollout_whose_image_exists():
         assert ecs.meta.endpoint_url == sandbox.endpoint  # reached through AWS_ENDPOINT_URL, as real AWS would be
         stopped_before = len(ecs.list_tasks(cluster="demo", serviceName="api", desiredStatus="STOPPED")["taskArns"])
         ecs.update_service(cluster="demo", service="api", forceNewDeployment=True)  # api:48 again: the tag is missing
-        time.sleep(0.6)
+
+        def stopped_tasks() -> list[str]:
+            return ecs.list_tasks(cluster="demo", serviceName="api", desiredStatus="STOPPED")["taskArns"]
+
+        # the scheduler acts once, settle_seconds after the call: wait for its three failed starts
+        stopped = wait_for(lambda: len(stopped_tasks()) >= stopped_before + 3 and stopped_tasks(), timeout=60,
+                           what="the sandbox scheduler's failed starts")
         svc = ecs.describe_services(cluster="demo", services=["api"])["services"][0]
         assert [d["rolloutState"] for d in svc["deployments"]] == ["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
-        stopped = ecs.list_tasks(cluster="demo", serviceName="api", desiredStatus="STOPPED")["taskArns"]
         newest = ecs.describe_tasks(cluster="demo", tasks=stopped)["tasks"]
         assert len(stopped) == stopped_before + 3
         assert any(t["stoppedReason"].startswith("CannotPullContainerError") and "api:v2.4.1: not found"

@@ -154,7 +154,8 @@ def test_every_signed_field_altered_is_refused(world, calls):
         assert_undecided(world, calls, started)
 
     attempt()
-    # the one alteration that matters most, spelled out: a reject link turned into an approve link
+    # A reject link's signed decision altered to approve is a forgery. (The POST body cannot override the link's
+    # decision either: test_approve_posted_to_the_reject_link_and_a_bare_post_decide_nothing.)
     assert post(world, f"{encode({**original, 'decision': 'approve'})}.{mac}")["statusCode"] == 403
     finish(world, started, links)
 

@@ -189,6 +189,7 @@ def test_no_credentials(play_scenario, aws_env):
     assert fake.calls == []
 
 
+@pytest.mark.slow  # botocore retries a closed port
 def test_endpoint_refusing_connections(aws_env):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

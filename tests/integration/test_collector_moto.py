@@ -13,6 +13,8 @@ from agents.aws_ecs_service.aws.session import AwsContext
 from agents.aws_ecs_service.diagnosis.collector import collect
 from agents.aws_ecs_service.diagnosis.errors import ClusterNotFound, ServiceNotFound
 
+pytestmark = pytest.mark.slow  # moto ECS/CloudWatch/EC2 worlds: one to three seconds each
+
 REGION = "us-east-1"
 DIMENSIONS = [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": "api"}]
 

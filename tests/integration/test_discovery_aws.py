@@ -15,6 +15,8 @@ from agents.aws_ecs_service.discovery.factory import Discovery
 from agents.aws_ecs_service.discovery.tools import DiscoveryTools, langchain_tools
 from tests.integration.test_conversation import Conversation
 
+pytestmark = pytest.mark.slow  # moto worlds of two accounts through STS: about a second each
+
 HOME_ACCOUNT = "123456789012"  # moto's default account
 STAGING_ACCOUNT = "222222222222"
 ROLE_ARN = f"arn:aws:iam::{STAGING_ACCOUNT}:role/ecs-agent-read"

@@ -6,7 +6,7 @@ import pytest
 
 from bench.intake_storm import held, run_storm
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # a storm of events through moto's Step Functions
 
 
 @pytest.mark.attack("intake storm")

@@ -10,9 +10,12 @@ import time
 
 import anyio
 import httpx
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # the MCP server in a subprocess, over stdio and on a local HTTP port
 
 EXPECTED_TOOLS = {"describe_service", "recent_stopped_tasks", "recent_service_logs", "triage", "propose_plan",
                   "list_aws_credentials", "get_aws_credential", "extract_aws_credentials_for_sdk",

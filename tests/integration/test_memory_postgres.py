@@ -79,6 +79,7 @@ def test_notice_when_database_url_is_missing(monkeypatch, caplog, tmp_path):
     assert memory.kind == "memory" and NO_DATABASE in memory.notice and NO_DATABASE in caplog.text
 
 
+@pytest.mark.slow  # the pool waits a second for a server that is not there
 def test_notice_when_postgres_fails_then_sqlite_survives_a_restart(caplog, tmp_path, monkeypatch):
     monkeypatch.setattr(memory_module, "POOL_TIMEOUT_S", 1)  # the pool's wait is what a missing server costs
     bad = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"

@@ -24,7 +24,7 @@ from agents.aws_ecs_service.incidents.schema import migrate
 from agents.aws_ecs_service.operations.remediator import ServiceBusy
 from tests.e2e.serverless_world import LambdaContextStub
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # fakeaws servers, holders killed in subprocesses
 SLOW_AWS_S = 0.3  # per ECS call while remediating: a write takes ~1 s, plenty of time to overlap
 
 
@@ -192,11 +192,11 @@ def test_a_killed_holder_blocks_others_but_its_own_retry_takes_the_lease_back(pg
         with pytest.raises(ServiceBusy, match="incident inc-a"):
             with PostgresRemediationLock(conn, wait_s=0.3, ttl_s=300, poll_s=0.05).hold(_plan("inc-b"), "exec-b"):
                 pass
-        lock = PostgresRemediationLock(conn, wait_s=0, ttl_s=300)
+        lock = PostgresRemediationLock(conn, wait_s=0, ttl_s=300)  # no waiting: taken at once, or ServiceBusy
         with lock.hold(_plan("inc-c", service="web"), "workflow exec-c"):  # another service is not blocked
             pass
-        with lock.hold(_plan("inc-a"), "workflow exec-a") as waited_s:  # the killed step's retry
-            assert waited_s < 0.1
+        with lock.hold(_plan("inc-a"), "workflow exec-a"):  # the killed step's retry
+            pass
         with lock.hold(_plan("inc-b"), "workflow exec-b"):  # released by the retry: free again
             pass
 
@@ -206,8 +206,8 @@ def test_a_killed_holders_lease_ends_at_its_expiry(pg_schema_url):
     with _conn(pg_schema_url) as conn:
         migrate(conn)
         die_holding(pg_schema_url, "inc-a", "workflow exec-a", ttl_s=1)
-        with PostgresRemediationLock(conn, wait_s=10, ttl_s=300, poll_s=0.05).hold(_plan("inc-b"), "exec-b") as waited:
-            assert 0 < waited < 10
+        with PostgresRemediationLock(conn, wait_s=30, ttl_s=300, poll_s=0.05).hold(_plan("inc-b"), "exec-b"):
+            pass  # taken once the dead holder's lease expired (or ServiceBusy after a generous 30 s)
         rows = conn.execute("select incident_id, released_at, expires_at from ecs_agent_remediation_locks "
                             "order by id").fetchall()
         assert [r["incident_id"] for r in rows] == ["inc-a", "inc-b"]

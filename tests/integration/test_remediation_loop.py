@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import time
 
 import boto3
 import pytest
@@ -16,12 +15,14 @@ from agents.aws_ecs_service.domain.incident import Trigger
 from agents.aws_ecs_service.domain.plan import Approval, applied
 from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.domain.write_policy import WriteScope
+from agents.aws_ecs_service.operations import verifier
 from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
 from agents.aws_ecs_service.operations.lifecycle import Lifecycle
 from agents.aws_ecs_service.operations.local_incidents import LocalIncidentStore
 from agents.aws_ecs_service.operations.planner import build_plans
 from agents.aws_ecs_service.reports.store import ReportStore
 from tests.conftest import load_scenario
+from tests.fake_clock import FakeClock
 
 EXPECTED_WRITE = {
     "oom-after-deploy": {"taskDefinition": "api:61"},
@@ -118,21 +119,25 @@ def test_prompt_injection_in_logs_leads_to_no_such_plan_or_call(play_scenario):
         ("UpdateService", "arn:aws:ecs:us-east-1:123456789012:task-definition/api:61", None)]
 
 
-def test_verification_is_bounded_and_escalates_when_the_service_never_settles(play_scenario):
+def test_verification_is_bounded_and_escalates_when_the_service_never_settles(play_scenario, monkeypatch):
     scenario = load_scenario("image-tag-missing")
     scenario["ecs"]["transitions"] = []  # the rollback starts a deployment that never completes
     fake = play_scenario(scenario)
-    began = time.monotonic()
+    clock = FakeClock()
+    monkeypatch.setattr(verifier, "time", clock)
     _, entries, verification, _ = run_loop(fake, scenario, timeout_s=1.0, poll_s=0.1)
-    elapsed = time.monotonic() - began
     assert entries[0].result == "ok" and not verification.ok
-    assert 2 <= verification.polls <= 10 and elapsed < 5
+    # it waited its timeout and not a moment more, backing off between polls; the last wait ends at the deadline
+    assert sum(clock.slept) == pytest.approx(1.0) and verification.polls == len(clock.slept) + 1
+    waits = clock.slept[:-1]
+    assert waits[0] == pytest.approx(0.1) and all(b == pytest.approx(a * verifier.BACKOFF)
+                                                  for a, b in zip(waits, waits[1:], strict=False))
     failed = {c.name: c for c in verification.checks if not c.ok}
     assert "service steady" in failed and "IN_PROGRESS" in failed["service steady"].detail
     assert verification.next_step.startswith("escalate: human needed")
 
 
-def test_failed_rollback_proposes_rolling_back_further(play_scenario):
+def test_failed_rollback_proposes_rolling_back_further(play_scenario, monkeypatch):
     scenario = load_scenario("oom-after-deploy")
     older = {**scenario["ecs"]["taskDefinitions"][0], "revision": 60, "registeredAt": "-60d"}
     scenario["ecs"]["taskDefinitions"].insert(0, older)
@@ -143,10 +148,10 @@ def test_failed_rollback_proposes_rolling_back_further(play_scenario):
         "containers": [{"name": "api", "exitCode": 137, "reason": "OutOfMemoryError: Container killed due to memory"}],
     }]
     fake = play_scenario(scenario)
-    began = time.monotonic()
+    clock = FakeClock()
+    monkeypatch.setattr(verifier, "time", clock)
     _, _, verification, _ = run_loop(fake, scenario, timeout_s=30)
-    assert time.monotonic() - began < 5  # decided at once: waiting longer cannot help
-    assert not verification.ok and verification.polls == 1
+    assert not verification.ok and verification.polls == 1 and clock.slept == []  # decided at once: no waiting
     failed = next(c for c in verification.checks if not c.ok)
     assert failed.name == "no new container-oom stops" and "OutOfMemoryError" in failed.detail
     assert verification.next_step.startswith("roll back further to api:60")
