@@ -19,6 +19,8 @@ from infra.settings import Settings
 from infra.stack import asset_builds, function_specs
 from tests import converse_server as cs
 
+pytestmark = pytest.mark.slow  # builds asset copies and imports handlers in fresh interpreters
+
 MODEL_STACK = {"langchain", "langchain_core", "langchain_aws", "langgraph", "langsmith", "numpy"}
 PYTHON = bundling.bundle_python() or sys.executable
 BUILDS = asset_builds(function_specs(Settings()), Settings())

@@ -12,6 +12,8 @@ from infra.assets import ASSET_KINDS, MB, OMITTED, locked_versions
 from infra.settings import Settings
 from infra.stack import asset_builds, function_specs
 
+pytestmark = pytest.mark.slow  # builds the Lambda assets (pip, bytecode)
+
 # Never in an asset: local tools and what only they import.
 NEVER = ("mcp", "uvicorn", "starlette", "sse_starlette", "moto", "numpy", "numpy.libs", "zstandard")
 # Not in the intake, approval and workflow assets: the model's stack.
