@@ -17,6 +17,7 @@ READ_ACTIONS = [
     # images (and manifests) its revisions run, the tasks' network path when a network cause is in play, and
     # the status of the CloudFormation stack that owns it. All reads, none with resource-level scoping worth it.
     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",  # the deregistration delay the verification waits out
     "ecr:BatchGetImage",
     "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcAttribute",

@@ -15,7 +15,8 @@ from ..domain.incident import JoinPolicy
 
 DEFAULT_APPROVAL_TTL_S = 24 * 3600
 DEFAULT_VERIFY_WAIT_S = 30
-DEFAULT_VERIFY_MAX_POLLS = 20  # with the wait: about 10 minutes of verification at most
+DEFAULT_VERIFY_MAX_POLLS = 20  # with the wait: about 10 minutes, when the service gives no longer window
+DEFAULT_VERIFY_CEILING_S = 3600
 APPROVAL_TIMEOUT_GRACE_S = 60  # the state's hard timeout comes after the link's expiry
 DEFAULT_REMEDIATION_LOCK_WAIT_S = 120  # a second remediation of one service waits this long, then is refused
 DEFAULT_REMEDIATION_LOCK_TTL_S = 330  # the remediate function's 300 s timeout and a margin: a dead holder's lease
@@ -30,6 +31,7 @@ class RuntimeSettings(BaseModel):
     allowed_clusters: list[str] = []  # watched (empty: every cluster)
     write_clusters: list[str] | None = None  # writable, as IAM grants it (None: the watched ones)
     quiet_after_settle_s: int = int(JoinPolicy.quiet_after_settle.total_seconds())
+    verify_ceiling_s: int = DEFAULT_VERIFY_CEILING_S  # the longest a verification may wait, whatever the service
     approval_ttl_s: int = DEFAULT_APPROVAL_TTL_S
     verify_wait_s: int = DEFAULT_VERIFY_WAIT_S
     verify_max_polls: int = DEFAULT_VERIFY_MAX_POLLS
@@ -49,7 +51,7 @@ class RuntimeSettings(BaseModel):
             "write_clusters": _names(env["WRITE_CLUSTERS"]) if "WRITE_CLUSTERS" in env else None,
         }
         for key in ("approval_ttl_s", "verify_wait_s", "verify_max_polls", "remediation_lock_wait_s",
-                    "remediation_lock_ttl_s", "quiet_after_settle_s"):
+                    "remediation_lock_ttl_s", "quiet_after_settle_s", "verify_ceiling_s"):
             if env.get(key.upper()):
                 values[key] = int(env[key.upper()])
         return cls.model_validate(values)
@@ -63,7 +65,8 @@ class RuntimeSettings(BaseModel):
 
     def join_policy(self) -> JoinPolicy:
         # an open incident is abandoned once its approval wait and verification are long over
-        stale = self.approval_ttl_s + APPROVAL_TIMEOUT_GRACE_S + self.verify_wait_s * self.verify_max_polls + 3600
+        verifying = max(self.verify_wait_s * self.verify_max_polls, self.verify_ceiling_s)
+        stale = self.approval_ttl_s + APPROVAL_TIMEOUT_GRACE_S + verifying + 3600
         return JoinPolicy(quiet_after_settle=dt.timedelta(seconds=self.quiet_after_settle_s),
                           stale_after=dt.timedelta(seconds=stale))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import secrets
 from typing import Any
 
@@ -138,7 +139,12 @@ def verify(event: dict[str, Any], svc: Services) -> dict[str, Any]:
     life = svc.lifecycle()
     incident = svc.incidents.load(state["incident_id"])
     polls = int((state.get("verify") or {}).get("polls", 0)) + 1
-    limit = int((state.get("settings") or {}).get("verify_max_polls") or svc.settings.verify_max_polls)
+    limit = (state.get("verify") or {}).get("max_polls")
+    if not limit:  # the first poll: as many polls as the service's window needs (its load balancer's drain)
+        knobs = state.get("settings") or {}
+        wait = max(1, int(knobs.get("verify_wait_s") or svc.settings.verify_wait_s))
+        base = wait * int(knobs.get("verify_max_polls") or svc.settings.verify_max_polls)
+        limit = math.ceil(life.verification_window(incident, base, svc.settings.verify_ceiling_s).seconds / wait)
     stability = Stability.from_state((state.get("verify") or {}).get("stability"))  # what the earlier polls saw
     first = life.verify(incident, state["remediation"]["changed_at"], timeout_s=0, poll_s=0,
                         trigger_alarm=(state.get("trigger") or {}).get("alarm_name"), stability=stability,
@@ -147,7 +153,8 @@ def verify(event: dict[str, Any], svc: Services) -> dict[str, Any]:
     if done:  # settle resolved/failed on the record with this poll's result
         first.polls = polls
         life.finish_verification(incident, first)
-    return {**state, "verify": {"ok": first.ok, "polls": polls, "done": done, "stability": stability.to_state()}}
+    return {**state, "verify": {"ok": first.ok, "polls": polls, "done": done, "max_polls": limit,
+                                "stability": stability.to_state()}}
 
 
 # -- Report ----------------------------------------------------------------------------------------

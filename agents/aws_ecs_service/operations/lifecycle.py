@@ -203,6 +203,16 @@ class Lifecycle:
             self.incidents.save(incident)
         return result
 
+    def verification_window(self, incident: Incident, base_s: int, ceiling_s: int) -> Any:
+        """How long the verification may wait for this service (its load balancer's settings), capped."""
+        from .verification_window import verification_window
+
+        window = verification_window(self.sessions.for_target(incident.target),
+                                     self.incidents.load_evidence(incident.incident_id), base_s, ceiling_s)
+        self.event(incident, "verify", f"verification window {window.seconds} s ({window.why})")
+        self.incidents.save(incident)
+        return window
+
     def finish_verification(self, incident: Incident, result: VerificationResult) -> None:
         passed = sum(c.ok for c in result.checks)
         incident.verification = result
