@@ -55,21 +55,24 @@ class Target:
     group: str
     sources: tuple[str, ...]  # globs under the checkout
     tests: tuple[str, ...]    # globs: the fast tests that exercise these sources
+    markers: str = "not slow"  # which of those tests run ("": all, for I/O code only slower tests reach)
 
 
 TARGETS = (
     # Globs, so a module that moves or splits (main's domain/ and analyzers/ layout included) is still found.
-    Target("policy-guard", SAFETY, ("agents/aws_ecs_service/aws/*polic*.py", "agents/aws_ecs_service/domain/*polic*.py"),
-           ("tests/unit/test_*polic*.py", "tests/unit/test_guarded_behaviours_*guard*.py")),
-    Target("plan-hash", SAFETY, ("agents/aws_ecs_service/operations/plan_model.py", "agents/aws_ecs_service/domain/plan.py"),
-           ("tests/unit/test_planner.py", "tests/unit/test_*polic*.py", "tests/unit/test_guarded_behaviours_plan*.py")),
-    Target("approval-links", SAFETY, ("agents/aws_ecs_service/approval_links.py",
-                                      "agents/aws_ecs_service/incidents/approval_links.py"),
+    Target("write-policy", SAFETY, ("agents/aws_ecs_service/domain/write_policy.py",),
+           ("tests/unit/test_write_policy.py",)),
+    # the guard's I/O: only its moto-world tests (slow, about 1 s each) reach it
+    Target("policy-guard", SAFETY, ("agents/aws_ecs_service/aws/policy_guard.py",),
+           ("tests/unit/test_policy_guard.py",), markers=""),
+    Target("plan-hash", SAFETY, ("agents/aws_ecs_service/domain/plan.py", "agents/aws_ecs_service/domain/target.py"),
+           ("tests/unit/test_planner.py", "tests/unit/test_write_policy.py", "tests/unit/test_plan_identity.py")),
+    Target("approval-links", SAFETY, ("agents/aws_ecs_service/incidents/approval_links.py",),
            ("tests/unit/test_guarded_behaviours_approval_links.py",)),
     Target("approval-store", SAFETY, ("agents/aws_ecs_service/incidents/approval_store.py",),
            ("tests/integration/test_incident_stores.py", "tests/integration/test_guarded_behaviours_approval_store.py")),
-    Target("intake", SAFETY, ("agents/aws_ecs_service/incidents/intake.py", "agents/aws_ecs_service/incidents/keys.py",
-                              "agents/aws_ecs_service/domain/incident_keys.py"),
+    Target("intake", SAFETY, ("agents/aws_ecs_service/incidents/intake.py", "agents/aws_ecs_service/domain/incident_keys.py",
+                              "agents/aws_ecs_service/domain/incident.py"),
            ("tests/unit/test_intake.py", "tests/unit/test_intake_fuzz.py", "tests/unit/test_guarded_behaviours_intake.py",
             "tests/unit/test_guarded_behaviours_incident_keys.py", "tests/integration/test_incident_identity.py")),
     Target("redaction", SAFETY, ("agents/aws_ecs_service/diagnosis/redaction.py",
@@ -146,7 +149,8 @@ def _scratch(target: Target, sources: list[str], tests: list[str]) -> Path:
         'also_copy = ["functions/"]',
         f"only_mutate = {sources!r}".replace("'", '"'),
         f"pytest_add_cli_args_test_selection = {tests!r}".replace("'", '"'),
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow"]', ""])
+        "pytest_add_cli_args = " + str(["-p", "no:cacheprovider", *(["-m", target.markers] if target.markers else [])])
+        .replace("'", '"'), ""])
     (where / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + config)
     return where
 

@@ -3,6 +3,7 @@ region), it writes only to that exact service, each refusal says why, retries ne
 and approval store behave as the guard relies on. The decisions themselves are in test_write_policy.py."""
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -19,19 +20,15 @@ from agents.aws_ecs_service.domain.write_policy import WriteScope
 from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
 from tests.moto_ecs import OTHER_ACCOUNT, EcsService, assumed_credentials, pool_for
 
-pytestmark = pytest.mark.slow  # three moto ECS worlds per test (the decisions are test_write_policy.py, in ms)
-
 WRITES = ("UpdateService", "StopTask", "RunTask")
 
 
 class World:
-    """prod/api in us-east-1 of account A (the target), with twins: prod/api in us-west-2 and in account B."""
+    """prod/api in us-east-1 of account A (the target), with twins built when a test asks for them: prod/api in
+    us-west-2 and in account B."""
 
     def __init__(self, pool: SessionPool | None = None, scope: WriteScope | None = None, audit_path: Any = None):
         self.east = EcsService(boto3.session.Session(), "us-east-1")
-        self.west = EcsService(boto3.session.Session(), "us-west-2")
-        self.other_credentials = assumed_credentials(OTHER_ACCOUNT)
-        self.other = EcsService(boto3.session.Session(**self.other_credentials), "us-east-1")
         self.pool = pool or pool_for()
         self.approvals = LocalApprovalStore()
         self.audit = LocalAuditLog(audit_path)
@@ -39,6 +36,18 @@ class World:
         self.writes: list[tuple[str, dict[str, Any]]] = []
         for ctx_region in ("us-east-1", "us-west-2"):  # every write any pooled client sends, wherever it goes
             self.pool.context(ctx_region).client("ecs").meta.events.register("provide-client-params.ecs", self._seen)
+
+    @cached_property
+    def west(self) -> EcsService:
+        return EcsService(boto3.session.Session(), "us-west-2")
+
+    @cached_property
+    def other_credentials(self) -> dict[str, str]:
+        return assumed_credentials(OTHER_ACCOUNT)
+
+    @cached_property
+    def other(self) -> EcsService:
+        return EcsService(boto3.session.Session(**self.other_credentials), "us-east-1")
 
     def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in WRITES:

@@ -53,14 +53,18 @@ class Plan(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def plan_hash(self) -> str:
-        material = {
-            "target": self.target.model_dump(mode="json", include={"account", "region", "cluster_arn", "service_arn"}),
-            "steps": [
-                {"action": s.action, "params": s.params, "expected_before": s.expected_before} for s in self.steps
-            ],
-        }
-        blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+        return plan_hash_of(self.target, self.steps)
+
+
+def plan_hash_of(target: ServiceTarget, steps: list[PlanStep]) -> str:
+    """What an approval binds to: the exact target and every step's action, parameters and observed "before"."""
+    material = {
+        "target": {"account": target.account, "region": target.region, "cluster_arn": target.cluster_arn,
+                   "service_arn": target.service_arn},
+        "steps": [{"action": s.action, "params": s.params, "expected_before": s.expected_before} for s in steps],
+    }
+    blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 class Approval(BaseModel):

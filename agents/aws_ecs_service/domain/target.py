@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, model_validator
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
@@ -50,6 +50,28 @@ def service_arn(partition: str, region: str, account: str, cluster: str, service
     return f"arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}"
 
 
+def check_consistent(account: str, region: str, cluster_arn_: str, service_arn_: str) -> None:
+    """One service: a cluster ARN and a service ARN of the same partition, account and region, the service in that
+    cluster (new format), and the account and region given are theirs. Raises TargetError naming what differs."""
+    cluster, service = parse_ecs_arn(cluster_arn_), parse_ecs_arn(service_arn_)
+    if not cluster or cluster["kind"] != "cluster" or len(cluster["names"]) != 1:
+        raise TargetError(f"not a cluster ARN: {cluster_arn_!r}")
+    if not service or service["kind"] != "service" or len(service["names"]) not in (1, 2):
+        raise TargetError(f"not a service ARN: {service_arn_!r}")
+    for part in ("partition", "region", "account"):
+        if cluster[part] != service[part]:
+            raise TargetError(f"the cluster ARN and the service ARN name different {part}s: "
+                              f"{cluster[part]} and {service[part]}")
+    if (account, region) != (service["account"], service["region"]):
+        raise TargetError(f"account/region {account}/{region} is not the one of {service_arn_}")
+    if len(service["names"]) == 2 and service["names"][0] != cluster["names"][0]:
+        raise TargetError(f"service {service_arn_} is not in cluster {cluster_arn_}")
+
+
+def service_key(partition: str, account: str, region: str, cluster: str, service: str) -> str:
+    return f"{partition}:{account}:{region}:{cluster}/{service}"
+
+
 class ServiceTarget(BaseModel):
     """One ECS service. Build it from ARNs (`from_arns`, `from_described`) or, where only names are known
     (an event), from names in an account and region (`from_names`)."""
@@ -63,19 +85,7 @@ class ServiceTarget(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ServiceTarget:
-        cluster, service = parse_ecs_arn(self.cluster_arn), parse_ecs_arn(self.service_arn)
-        if not cluster or cluster["kind"] != "cluster" or len(cluster["names"]) != 1:
-            raise TargetError(f"not a cluster ARN: {self.cluster_arn!r}")
-        if not service or service["kind"] != "service" or len(service["names"]) not in (1, 2):
-            raise TargetError(f"not a service ARN: {self.service_arn!r}")
-        for part in ("partition", "region", "account"):
-            if cluster[part] != service[part]:
-                raise TargetError(f"the cluster ARN and the service ARN name different {part}s: "
-                                  f"{cluster[part]} and {service[part]}")
-        if (self.account, self.region) != (service["account"], service["region"]):
-            raise TargetError(f"account/region {self.account}/{self.region} is not the one of {self.service_arn}")
-        if len(service["names"]) == 2 and service["names"][0] != cluster["names"][0]:
-            raise TargetError(f"service {self.service_arn} is not in cluster {self.cluster_arn}")
+        check_consistent(self.account, self.region, self.cluster_arn, self.service_arn)
         return self
 
     # ---- names, for people ------------------------------------------------------------------------
@@ -96,7 +106,7 @@ class ServiceTarget(BaseModel):
     @property
     def key(self) -> str:
         """The identity compared everywhere (lease, open incident, plan hand-off), whatever the ARN format."""
-        return f"{self.partition}:{self.account}:{self.region}:{self.cluster}/{self.service}"
+        return service_key(self.partition, self.account, self.region, self.cluster, self.service)
 
     @property
     def label(self) -> str:
@@ -112,8 +122,7 @@ class ServiceTarget(BaseModel):
         found = parse_ecs_arn(service_arn_)
         if not found:
             raise TargetError(f"not a service ARN: {service_arn_!r}")
-        return cls(account=found["account"], region=found["region"], cluster_arn=cluster_arn_,
-                   service_arn=service_arn_)
+        return cls._build(found["account"], found["region"], cluster_arn_, service_arn_)
 
     @classmethod
     def from_names(cls, account: str, region: str, cluster: str, service: str, partition: str = "aws") -> ServiceTarget:
@@ -121,8 +130,16 @@ class ServiceTarget(BaseModel):
                                      ("cluster", cluster, _NAME), ("service", service, _NAME)):
             if not pattern.match(value or ""):
                 raise TargetError(f"{what} {value!r} is not a valid ECS {what}")
-        return cls(account=account, region=region, cluster_arn=cluster_arn(partition, region, account, cluster),
-                   service_arn=service_arn(partition, region, account, cluster, service))
+        return cls._build(account, region, cluster_arn(partition, region, account, cluster),
+                          service_arn(partition, region, account, cluster, service))
+
+    @classmethod
+    def _build(cls, account: str, region: str, cluster_arn_: str, service_arn_: str) -> ServiceTarget:
+        """The constructors' errors are TargetError, whatever raised them (pydantic wraps a validator's)."""
+        try:
+            return cls(account=account, region=region, cluster_arn=cluster_arn_, service_arn=service_arn_)
+        except ValidationError as exc:
+            raise TargetError(str(exc.errors()[0].get("msg", exc)).removeprefix("Value error, ")) from None
 
     @classmethod
     def from_described(cls, service: dict[str, Any]) -> ServiceTarget:
