@@ -133,11 +133,12 @@ def section(result: dict[str, Any], alone: dict[str, Any], aws_latency_ms: float
         f"{platform.python_version()}): {result['conversations']} conversations at once over HTTP, each "
         f"{REQUESTS_PER_CONVERSATION} requests (open with a triage, follow-up, \"fix it\", read the thread, reject, "
         f"reject again = 409), against the chat function in {result['containers']} warm worker processes (one "
-        f"request at a time each, like Lambda with the stack's reserved concurrency), real PostgreSQL, AWS played by "
-        f"fakeaws at {aws_latency_ms:.0f} ms per call, model offline (latency excludes the model). Client latency "
-        "includes waiting for a free container; handler time is the function's own, and here the containers, "
-        "fakeaws and the clients share the machine's CPUs (in Lambda each container has its own). The last column "
-        "is one conversation alone in one container.", "",
+        f"request at a time each, as a Lambda container serves them; {result['containers']} stands for the "
+        "concurrency Lambda grants the function, which the stack leaves unreserved unless `chatConcurrency` is set), "
+        f"real PostgreSQL, AWS played by fakeaws at {aws_latency_ms:.0f} ms per call, model offline (latency "
+        "excludes the model). Client latency includes waiting for a free container; handler time is the function's "
+        "own, and here the containers, fakeaws and the clients share the machine's CPUs (in Lambda each container has "
+        "its own). The last column is one conversation alone in one container.", "",
         f"Requests: {result['requests']} in {result['wall_s']:.1f} s ({result['per_s']:.1f}/s); errors (any answer "
         f"but the expected status): {result['errors']}.", "",
         "| route | requests | client p50 / p95 | handler p50 / p95 | handler, alone |",

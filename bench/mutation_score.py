@@ -61,7 +61,7 @@ class Target:
 TARGETS = (
     # Globs, so a module that moves or splits (main's domain/ and analyzers/ layout included) is still found.
     Target("write-policy", SAFETY, ("agents/aws_ecs_service/domain/write_policy.py",),
-           ("tests/unit/test_write_policy.py",)),
+           ("tests/unit/test_write_policy.py", "tests/unit/test_write_policy_reasons.py")),
     # the guard's I/O: only its moto-world tests (slow, about 1 s each) reach it
     Target("policy-guard", SAFETY, ("agents/aws_ecs_service/aws/policy_guard.py",),
            ("tests/unit/test_policy_guard.py",), markers=""),
@@ -74,7 +74,8 @@ TARGETS = (
     Target("intake", SAFETY, ("agents/aws_ecs_service/incidents/intake.py", "agents/aws_ecs_service/domain/incident_keys.py",
                               "agents/aws_ecs_service/domain/incident.py"),
            ("tests/unit/test_intake.py", "tests/unit/test_intake_fuzz.py", "tests/unit/test_guarded_behaviours_intake.py",
-            "tests/unit/test_guarded_behaviours_incident_keys.py", "tests/integration/test_incident_identity.py")),
+            "tests/unit/test_guarded_behaviours_incident_keys.py", "tests/unit/test_incident_domain.py",
+            "tests/integration/test_incident_identity.py")),
     Target("redaction", SAFETY, ("agents/aws_ecs_service/diagnosis/redaction.py",
                                  "agents/aws_ecs_service/diagnosis/secret_*.py"),
            ("tests/unit/test_redaction*.py", "tests/unit/test_guarded_behaviours_redaction.py",

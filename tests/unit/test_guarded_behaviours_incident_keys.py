@@ -120,3 +120,19 @@ def test_the_incident_time_is_utc_whatever_the_machines_time_zone(tokyo_machine)
 def test_the_execution_name_of_an_approved_plan_keeps_57_characters_of_the_incident_and_a_12_digit_digest():
     found = approved_execution_name("inc-" + "x" * 75, "h1")
     assert re.fullmatch(f"inc-{'x' * 53}-approved-[0-9a-f]{{12}}", found) and len(found) == 79
+
+
+def test_names_keep_their_own_letters_at_either_end():
+    assert incident_id(target("Xray", "fooX"), AT, "e").startswith("inc-Xray-fooX-20260101T123000-")
+    assert incident_id(target("a" * 21 + "XY", "api"), AT, "e").startswith(f"inc-{'a' * 21}X-api-")
+
+
+def test_a_signal_without_a_usable_time_opens_its_incident_at_the_utc_second_now(tokyo_machine):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    stamp = incident_id_for(CHECKOUT, "not a time", "e").split("-")[3]
+    opened = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    assert before <= opened <= dt.datetime.now(dt.UTC)
+
+
+def test_an_incident_id_with_a_trailing_newline_is_refused():
+    assert is_incident_id("inc-prod-checkout-1") and not is_incident_id("inc-prod-checkout-1\n")

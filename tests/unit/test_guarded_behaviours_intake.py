@@ -45,6 +45,15 @@ def test_a_duplicate_does_not_make_the_deduplicator_forget_anything():
     assert is_duplicate(normaliser.normalise(task(2)))
 
 
+def test_by_default_ten_thousand_distinct_tasks_are_remembered():
+    intake = Normaliser()
+    for n in range(10_000):
+        intake.normalise(task(n))
+    assert is_duplicate(intake.normalise(task(0)))  # the oldest is still remembered
+    intake.normalise(task(10_000))
+    assert is_duplicate(intake.normalise(task(1))) and not is_duplicate(intake.normalise(task(0)))  # one more: forgot
+
+
 def test_a_long_storm_of_distinct_tasks_keeps_only_the_newest_within_capacity():
     normaliser = Normaliser(dedupe_capacity=50)
     for n in range(1_000):
@@ -219,11 +228,86 @@ def test_a_task_event_takes_its_cluster_from_the_cluster_arn_or_else_from_a_new_
     assert legacy_task.cluster == "prod" and no_cluster_arn.cluster == "prod"
 
 
-def test_a_stopped_task_without_a_stop_code_is_still_an_incident():
+def test_a_stopped_task_without_a_stop_code_is_still_an_incident_of_an_unknown_kind():
     found = Normaliser().normalise(task_stopped(stop_code=None))
     assert isinstance(found, IncidentRequest) and "stopped (None)" in found.trigger.summary
+    assert found.trigger.signature == "task-stopped:unknown"
+
+
+def test_only_the_first_four_times_the_summary_limit_of_an_event_text_is_read():
+    """Redaction's work is bounded: what lies beyond is never read, even when redaction would shrink the rest."""
+    found = Normaliser().normalise(task_stopped(reason="password=" + "a" * 2100 + " TAIL"))
+    assert "password=<redacted>" in found.trigger.summary and "TAIL" not in found.trigger.summary
 
 
 def test_a_task_still_stopping_with_a_stop_code_counts_as_stopped():
     assert isinstance(Normaliser().normalise(task_stopped(last_status="DEACTIVATING")), IncidentRequest)
     assert "has not stopped" in Normaliser().normalise(task_stopped(last_status="DEACTIVATING", stop_code=None)).reason
+
+
+# -- the exact service an event is about ------------------------------------------------------------------------
+
+def test_a_service_arn_in_the_event_is_the_authority_on_account_and_region():
+    """The ARN's region and account win over the envelope's (they agree in AWS; when they don't, the ARN names the
+    service the event is about)."""
+    for make in (deployment_failed, service_action):
+        event = make()
+        event["region"], event["account"] = "eu-central-1", "999999999999"
+        found = Normaliser().normalise(event)
+        assert isinstance(found, IncidentRequest), found
+        assert (found.target.region, found.target.account) == ("us-west-2", ACCOUNT)
+        assert found.target.service_arn == f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/default/servicetest"
+
+
+def test_without_a_service_arn_that_names_it_the_service_is_the_events_account_and_region():
+    legacy = deployment_failed(resource=f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/servicetest")
+    legacy["region"] = "eu-central-1"
+    found = Normaliser(["default"]).normalise(legacy)
+    assert isinstance(found, IncidentRequest)
+    assert found.target.service_arn == f"arn:aws:ecs:eu-central-1:{ACCOUNT}:service/default/servicetest"
+
+
+def test_the_partition_comes_from_the_events_resources():
+    event = task_stopped()
+    event["resources"] = ["not-an-arn", "arn:aws-cn:ecs:cn-north-1:111122223333:task/prod/0123456789abcdef"]
+    event["region"] = "cn-north-1"
+    event["detail"]["clusterArn"] = "arn:aws-cn:ecs:cn-north-1:111122223333:cluster/prod"
+    found = Normaliser().normalise(event)
+    assert found.target.partition == "aws-cn" and found.target.cluster_arn.startswith("arn:aws-cn:ecs:cn-north-1:")
+    event["resources"] = ["not-an-arn", "arn:other:ecs:cn-north-1:111122223333:task/prod/0123"]
+    assert Normaliser().normalise(event).target.partition == "aws"  # nothing says otherwise: the commercial one
+
+
+def test_an_event_whose_account_is_not_an_account_is_dropped_saying_so():
+    event = alarm({"metrics": SINGLE_METRIC})
+    event["account"] = "1234"
+    dropped = Normaliser().normalise(event)
+    assert isinstance(dropped, Dropped)
+    assert dropped.reason == "not a service identity: account '1234' is not a valid ECS account"
+    assert (dropped.detail_type, dropped.event_id) == ("CloudWatch Alarm State Change", "a1")
+
+
+def test_a_stopped_tasks_summary_names_the_task_by_its_id():
+    found = Normaliser().normalise(task_stopped())
+    assert found.trigger.summary.startswith("task 0123456789abcdef0123456789abcdef stopped (EssentialContainerExited): ")
+
+
+def test_a_signature_is_at_most_200_characters():
+    event = alarm({"metrics": SINGLE_METRIC})
+    event["detail"]["alarmName"] = "x" * 255
+    assert len(Normaliser().normalise(event).trigger.signature) == 200
+
+
+@pytest.mark.parametrize(("name", "description", "actions", "expected"), [
+    ("TargetTracking-service/prod/checkout-AlarmHigh-1", None, None,
+     "Application Auto Scaling's target tracking alarm"),
+    ("cpu", "DO NOT EDIT OR DELETE. For StepScaling policy x", None,
+     "an alarm Application Auto Scaling created and manages"),
+    ("cpu", None, [f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:scalingPolicy:1:resource/ecs/service/prod/x:policyName/up"],
+     "its only actions are Application Auto Scaling policies (step scaling)"),
+])
+def test_a_scaling_alarm_is_dropped_saying_which_kind(name, description, actions, expected):
+    event = alarm({"metrics": SINGLE_METRIC, **({"description": description} if description else {})})
+    event["detail"]["alarmName"] = name
+    dropped = Normaliser(alarm_actions=lambda *_: actions).normalise(event)
+    assert dropped.reason == f"alarm {name} is a scaling signal, not an incident: {expected}"

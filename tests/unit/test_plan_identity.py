@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.aws_ecs_service.domain.plan import Plan, PlanStep, plan_hash_of
+from agents.aws_ecs_service.domain.plan import SKIPPED, AuditEntry, Plan, PlanStep, applied, plan_hash_of
 from agents.aws_ecs_service.domain.target import ServiceTarget, TargetError, parse_ecs_arn
 
 EAST = ServiceTarget.from_names("123456789012", "us-east-1", "prod", "api")
@@ -97,3 +97,65 @@ def test_only_cluster_and_service_arns_parse():
                   "arn:aws:ecs:us-east-1:1234:cluster/prod", "arn:aws:ec2:us-east-1:123456789012:cluster/prod",
                   "arn:aws:ecs:us-east-1:123456789012:service/a/b/c"):
         assert parse_ecs_arn(other) is None, other
+
+
+def test_the_hash_of_a_plan_is_the_same_in_every_release():
+    """An approval recorded before an upgrade must still match the same plan after it: the hash's material and
+    encoding are fixed (target fields, each step's action, parameters and before, sorted compact JSON, SHA-256)."""
+    assert plan_hash_of(EAST, [rollback()]) == "3887adb2112fd6846d1b10079458ca17"
+    assert plan_hash_of(EAST, []) == "e84842cd836d2f3ccdad84d1abe6b463"
+
+
+def test_a_target_built_from_names_has_the_current_arn_format_and_refusals_name_the_part():
+    assert (EAST.cluster_arn, EAST.service_arn) == ("arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                                                    "arn:aws:ecs:us-east-1:123456789012:service/prod/api")
+    china = ServiceTarget.from_names("123456789012", "cn-north-1", "prod", "api", partition="aws-cn")
+    assert china.service_arn == "arn:aws-cn:ecs:cn-north-1:123456789012:service/prod/api"
+    for kwargs, message in (({"account": "1234"}, "account '1234' is not a valid ECS account"),
+                            ({"region": "moon"}, "region 'moon' is not a valid ECS region"),
+                            ({"cluster": ""}, "cluster '' is not a valid ECS cluster"),
+                            ({"service": "a b"}, "service 'a b' is not a valid ECS service")):
+        names = {"account": "123456789012", "region": "us-east-1", "cluster": "prod", "service": "api", **kwargs}
+        with pytest.raises(TargetError) as refused:
+            ServiceTarget.from_names(**names)
+        assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("cluster_arn", "message"), [
+    ("prod", "not a cluster ARN: 'prod'"),
+    ("arn:aws:ecs:us-east-1:123456789012:service/api", "not a cluster ARN: "
+                                                       "'arn:aws:ecs:us-east-1:123456789012:service/api'"),
+    ("arn:aws:ecs:us-west-2:123456789012:cluster/prod",
+     "the cluster ARN and the service ARN name different regions: us-west-2 and us-east-1"),
+])
+def test_the_exact_reason_a_pair_of_arns_is_not_one_service(cluster_arn, message):
+    with pytest.raises(TargetError) as refused:
+        ServiceTarget.from_arns(cluster_arn, EAST.service_arn)
+    assert str(refused.value) == message
+    with pytest.raises(TargetError) as refused:
+        ServiceTarget.from_arns(EAST.cluster_arn, "api")
+    assert str(refused.value) == "not a service ARN: 'api'"
+
+
+def test_a_target_from_a_described_service_is_that_service_and_a_row_without_arns_is_refused():
+    described = {"serviceArn": EAST.service_arn, "clusterArn": EAST.cluster_arn, "serviceName": "api"}
+    assert ServiceTarget.from_described(described) == EAST
+    legacy = {**described, "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/api"}
+    assert ServiceTarget.from_described(legacy).key == EAST.key
+    for missing, why in (("serviceArn", "not a service ARN: ''"), ("clusterArn", "not a cluster ARN: ''")):
+        with pytest.raises(TargetError) as refused:
+            ServiceTarget.from_described({k: v for k, v in described.items() if k != missing})
+        assert str(refused.value) == why
+
+
+def audit(allowed: bool = True, result: str = "ok") -> AuditEntry:
+    return AuditEntry(at="2026-12-07T10:00:00+00:00", incident_id="inc-1", plan_hash="h", operation="ecs:UpdateService",
+                      params={}, allowed=allowed, reason="r", result=result)
+
+
+def test_a_plan_is_in_place_only_when_every_attempted_step_was_allowed_and_took_effect():
+    assert applied([audit()]) and applied([audit(), audit(result=SKIPPED)])
+    assert not applied([])  # nothing attempted is nothing applied
+    assert not applied([audit(), audit(allowed=False)])
+    assert not applied([audit(), audit(result="pending")])
+    assert not applied([audit(allowed=False, result="ok")])

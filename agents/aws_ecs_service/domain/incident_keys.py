@@ -17,7 +17,7 @@ import re
 from .target import ServiceTarget
 
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9]+")
-_INCIDENT_ID = re.compile(r"^(?:inc|chat)-[A-Za-z0-9-]{1,74}$")
+_INCIDENT_ID = re.compile(r"(?:inc|chat)-[A-Za-z0-9-]{1,74}")  # at most 79 characters: a valid execution name
 
 
 def _slug(text: str, limit: int) -> str:
@@ -48,4 +48,5 @@ def approved_execution_name(incident_id_: str, plan_hash: str) -> str:
 
 
 def is_incident_id(value: str) -> bool:
-    return bool(_INCIDENT_ID.match(value or "")) and len(value) <= 80
+    # fullmatch: `$` would let a trailing newline through
+    return bool(_INCIDENT_ID.fullmatch(value or ""))

@@ -139,7 +139,7 @@ class ServiceTarget(BaseModel):
         try:
             return cls(account=account, region=region, cluster_arn=cluster_arn_, service_arn=service_arn_)
         except ValidationError as exc:
-            raise TargetError(str(exc.errors()[0].get("msg", exc)).removeprefix("Value error, ")) from None
+            raise TargetError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
     @classmethod
     def from_described(cls, service: dict[str, Any]) -> ServiceTarget:

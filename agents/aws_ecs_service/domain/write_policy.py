@@ -63,7 +63,7 @@ class WriteScope:
         return None
 
 
-def short_name(name_or_arn: str) -> str:
+def short_name(name_or_arn: str | None) -> str:
     return str(name_or_arn or "").rsplit("/", 1)[-1]
 
 
@@ -175,7 +175,7 @@ def check_change(target: ServiceTarget, step: PlanStep, service: dict[str, Any],
         td = _same_family_active(service, task_definition)
         if td["taskDefinitionArn"] == service.get("taskDefinition"):
             raise Refused(f"the service already runs {short_name(td['taskDefinitionArn'])}: nothing to change")
-        return (f"taskDefinition {short_name(service.get('taskDefinition', ''))} -> "
+        return (f"taskDefinition {short_name(service['taskDefinition'])} -> "
                 f"{short_name(td['taskDefinitionArn'])} (ACTIVE, same family)")
     if step.action == "stop_task":
         return _stoppable(target, service, task)
@@ -211,22 +211,24 @@ def _desired_count(service: dict[str, Any], wanted: int) -> str:
 
 
 def _same_family_active(service: dict[str, Any], td: dict[str, Any] | None) -> dict[str, Any]:
-    current = str(service.get("taskDefinition") or "")
+    current = service.get("taskDefinition")
+    if not current:
+        raise Refused("the service's task definition cannot be read: no family to compare against")
     if not td:
         raise Refused("the task definition cannot be described")
-    family = family_of(current) if current else None
+    family = family_of(current)
     if td.get("family") != family:
-        raise Refused(f"{short_name(td.get('taskDefinitionArn', ''))} is of family {td.get('family')!r}, the service "
+        raise Refused(f"{short_name(td.get('taskDefinitionArn'))} is of family {td.get('family')!r}, the service "
                       f"runs {family!r}: only a revision of the same family is allowed")
     if td.get("status") != "ACTIVE":
-        raise Refused(f"{short_name(td.get('taskDefinitionArn', ''))} is {td.get('status')}, not ACTIVE")
+        raise Refused(f"{short_name(td.get('taskDefinitionArn'))} is {td.get('status')}, not ACTIVE")
     return td
 
 
 def _stoppable(target: ServiceTarget, service: dict[str, Any], task: dict[str, Any] | None) -> str:
     if not task:
         raise Refused("the task was not found")
-    name = short_name(task.get("taskArn", ""))
+    name = short_name(task.get("taskArn"))
     if task.get("clusterArn") != target.cluster_arn:
         raise Refused(f"task {name} runs in {task.get('clusterArn')}, not in {target.cluster_arn}")
     if task.get("group") != f"service:{service.get('serviceName')}":

@@ -128,7 +128,7 @@ class Normaliser:
                                      f"({event.resources[:1]}); legacy ARNs need exactly one ALLOWED_CLUSTERS entry")
         summary = f"{d.event_name} ({d.deployment_id or '?'}): {d.reason or 'no reason given'}"
         return self._request(event, cluster, service, "deployment-failed", summary, signature="deployment-failed",
-                             service_arn=event.resources[0] if event.resources else None)
+                             service_arn=event.resources[0])  # the service came from it: it is there
 
     def _service_action(self, event: ev.ServiceActionEvent) -> IncidentRequest | Dropped:
         d = event.detail
@@ -140,7 +140,7 @@ class Normaliser:
             return self._drop(event, f"service action without a service/cluster ({event.resources[:1]})")
         summary = f"{d.event_type} {d.event_name}" + (f": {d.reason}" if d.reason else "")
         return self._request(event, cluster, service, "service-action", summary, signature=f"service:{d.event_name}",
-                             service_arn=event.resources[0] if event.resources else None)
+                             service_arn=event.resources[0])  # the service came from it: it is there
 
     def _task(self, event: ev.TaskStateEvent) -> IncidentRequest | Dropped:
         d = event.detail
@@ -263,7 +263,7 @@ _MANAGED_DESCRIPTION = re.compile(r"DO NOT EDIT OR DELETE\. For (?:TargetTrackin
 
 
 def scaling_alarm(detail: ev.AlarmDetail, actions: Callable[[str, str, str], list[str] | None] | None,
-                  account: str = "", region: str = "") -> str | None:
+                  account: str, region: str) -> str | None:
     """Why an alarm is Application Auto Scaling's (None: it is not, as far as can be told)."""
     if detail.alarm_name.startswith("TargetTracking-"):
         return "Application Auto Scaling's target tracking alarm"
