@@ -1,6 +1,7 @@
 """Mutation testing of the safety modules and the rules/classifier with mutmut 3: the "Mutation testing" section.
 
-    .venv/bin/python bench/mutation_score.py [--only TARGET ...] [--max-children N] [--no-write] [--from-last-run]
+    .venv/bin/python bench/mutation_score.py [--only TARGET ...] [--files GLOB ...] [--max-children N] [--no-write]
+                                             [--from-last-run]
 
 `make mutation` installs mutmut into .venv and runs this. For each target of TARGETS (source files, and the fast
 tests that exercise them), a scratch copy of the checkout is made under build/mutation/<target>/ whose
@@ -12,7 +13,9 @@ A mutant is killed when a test fails or times out with it; it survives when they
 Mutants judged equivalent (no behaviour differs, so no test can tell them apart) are listed with the reason in
 bench/mutation_equivalents.toml, matched by file (or a path suffix) and the mutated line before/after: a changed
 line no longer matches, and its mutant counts again. Score = killed / (mutants - equivalent). `--from-last-run` reads the results
-left in build/mutation/ instead of running mutmut again (after editing the equivalents, say). The section lists
+left in build/mutation/ instead of running mutmut again (after editing the equivalents, say). `--files` mutates only
+the target's files that match (working on one module); the section it prints is then about those files alone, so it
+leaves BENCHMARKS.md as it is. The section lists
 every survivor up to SHOWN_SURVIVORS per target; the printed text lists them all.
 
 mutmut mutates code inside functions and methods only: module-level data (the rule table's patterns and
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import fnmatch
 import os
 import re
 import shutil
@@ -87,7 +91,7 @@ TARGETS = (
         "view.py")),
            ("tests/unit/test_rules.py", "tests/unit/test_classifier.py", "tests/unit/test_planner.py",
             "tests/unit/test_cause_records.py", "tests/unit/test_documented_corpus.py", "tests/unit/test_triage_gaps.py",
-            "tests/unit/test_guarded_behaviours_classifier.py")),
+            "tests/unit/test_guarded_behaviours_classifier.py", "tests/unit/test_guarded_behaviours_diagnosis_*.py")),
 )
 
 
@@ -215,8 +219,11 @@ def _equivalents() -> list[dict[str, str]]:
     return tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", []) if EQUIVALENTS.exists() else []
 
 
-def run_target(target: Target, max_children: int, from_last_run: bool = False) -> TargetResult | None:
+def run_target(target: Target, max_children: int, from_last_run: bool = False,
+               files: list[str] | None = None) -> TargetResult | None:
     sources, tests = matching(target.sources), matching(target.tests)
+    if files:
+        sources = [s for s in sources if any(fnmatch.fnmatch(s, pattern) for pattern in files)]
     where = SCRATCH / target.name
     if not sources or not tests or (from_last_run and not (where / "mutants").is_dir()):
         why = "no source files match" if not sources else "no test files match" if not tests else "no last run"
@@ -325,14 +332,15 @@ def render(results: list[TargetResult], shown: int | None = None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=[t.name for t in TARGETS], help="run these targets only")
+    parser.add_argument("--files", nargs="*", help="mutate only the target's files matching these globs (no write)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
     parser.add_argument("--from-last-run", action="store_true", help="read build/mutation/ instead of running mutmut")
     args = parser.parse_args()
     results = [r for t in TARGETS if not args.only or t.name in args.only
-               if (r := run_target(t, args.max_children, args.from_last_run)) is not None]
+               if (r := run_target(t, args.max_children, args.from_last_run, args.files)) is not None]
     print(render(results))
-    if not args.no_write:
+    if not args.no_write and not args.files:
         write_section(BENCHMARKS_MD, render(results, SHOWN_SURVIVORS))
     return 0
 
