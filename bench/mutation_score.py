@@ -82,7 +82,7 @@ TARGETS = (
             "tests/integration/test_incident_identity.py")),
     Target("redaction", SAFETY, ("agents/aws_ecs_service/diagnosis/redaction.py",
                                  "agents/aws_ecs_service/diagnosis/secret_*.py"),
-           ("tests/unit/test_redaction*.py", "tests/unit/test_guarded_behaviours_redaction.py",
+           ("tests/unit/test_redaction*.py", "tests/unit/test_guarded_behaviours_redaction*.py",
             "tests/integration/test_redaction_leaks.py")),
     Target("verifier", SAFETY, ("agents/aws_ecs_service/operations/verifier.py",),
            ("tests/unit/test_guarded_behaviours_verifier.py",)),

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.aws_ecs_service.diagnosis.secret_text import clear_cache
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ECS_AGENT_SHARED", ROOT.parent / "shared"))
 SCENARIOS = SHARED / "scenarios"
@@ -33,6 +35,13 @@ SLOW_FIXTURES = {
     "read_only_views": "synthesizes the CDK stack a second time (tests/infra/conftest.py)",
     "bundle": "pip-bundles the arm64 Lambda asset (tests/infra/test_lambda_asset.py)",
 }
+
+
+@pytest.fixture(autouse=True)
+def _cold_redaction_caches():
+    """Every test masks with the code, not with an answer cached by an earlier test: mutation testing forks each
+    mutant's run from a process whose caches the unmutated suite has filled."""
+    clear_cache()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -30,8 +30,7 @@ _POINTER_WORDS = frozenset({
 })
 
 
-@lru_cache(maxsize=4096)
-def is_secret_name(name: str) -> bool:
+def _is_secret_name(name: str) -> bool:
     """True when a value under this name is a secret (see the module docstring)."""
     if not name or len(name) > MAX_NAME_CHARS:
         return False
@@ -45,3 +44,8 @@ def is_secret_name(name: str) -> bool:
     if words[-1] in _POINTER_WORDS:
         return False
     return bool(strong) or any(w in _SECRET_WORDS for w in words)
+
+
+# Evidence repeats its names thousands of times. Wrapped rather than decorated: mutation testing skips
+# decorated functions, and this rule is what decides what is masked.
+is_secret_name = lru_cache(maxsize=4096)(_is_secret_name)

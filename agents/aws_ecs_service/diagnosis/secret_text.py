@@ -353,8 +353,9 @@ _SHORT = 256
 
 
 def clear_cache() -> None:
-    """Forget the short strings masked so far (a benchmark measures from a cold start)."""
+    """Forget the short strings masked and the names judged so far (a benchmark measures from a cold start)."""
     _masked_short.cache_clear()
+    is_secret_name.cache_clear()
 
 
 def mask_secrets(text: str, key_open: bool = False) -> tuple[str, bool]:
