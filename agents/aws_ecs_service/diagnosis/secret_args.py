@@ -16,6 +16,8 @@ from .secret_names import is_secret_name
 Span = tuple[int, int]
 
 _USER_FLAGS = frozenset({"-u", "--user", "--proxy-user"})
+# What a flag's value is: all secret, user:password (mask after the colon), or a password unless it is a port.
+_SECRET, _USERINFO, _PASSWORD_OR_PORT = "secret", "userinfo", "password-or-port"
 _PASSWORD_FLAG = re.compile(r"\w*pass(?:word|wd)?|pass(?:in|out)", re.I)  # -storepass, -keypass, -passin
 _NOT_A_PASSWORD = re.compile(r"[\d.:\[\]\-]+(?:/(?:tcp|udp|sctp))?|[/.~$].*", re.S)
 _MYSQL = re.compile(r"\b(?:mysql|mariadb)")
@@ -23,7 +25,7 @@ _MYSQL = re.compile(r"\b(?:mysql|mariadb)")
 _VALUE = r"""(?:"[^"\n]{0,1024}+"|'[^'\n]{0,1024}+'|(?!-)\S{1,1024}+)"""
 _FLAG = re.compile(r"(?<!\S)(?P<flag>--?[A-Za-z][\w\-]{0,63}+)(?:=(?P<eq>" + _VALUE + r")|[ \t]++(?P<next>"
                    + _VALUE + r"))?")
-_ATTACHED = re.compile(r"(?<!\S)-(?P<short>[pu])(?P<value>[^\s\-]\S{0,1023}+)")
+_ATTACHED = re.compile(r"(?<!\S)-(?P<short>[pu])(?P<value>[^\s\-=]\S{0,1023}+)")
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,16 @@ class _Programs:
 
 
 def _flag_kind(flag: str, programs: _Programs) -> str | None:
-    """"secret", "userinfo" (mask after the colon), "password-or-port" (-p) or None (not a secret flag)."""
+    """_SECRET, _USERINFO, _PASSWORD_OR_PORT (-p) or None (not a secret flag)."""
     if flag in _USER_FLAGS:
-        return "userinfo"
+        return _USERINFO
     if flag == "-p":
-        return "password-or-port"
+        return _PASSWORD_OR_PORT
     if (flag == "-a" and programs.redis) or (flag == "-w" and programs.ldap):
-        return "secret"
+        return _SECRET
     name = flag.lstrip("-")
-    if len(name) > 1 and (is_secret_name(name) or _PASSWORD_FLAG.fullmatch(name)):
-        return "secret"
+    if is_secret_name(name) or _PASSWORD_FLAG.fullmatch(name):
+        return _SECRET
     return None
 
 
@@ -59,10 +61,10 @@ def _secret_part(kind: str, value: str) -> Span | None:
         return (inner[0] + 1, inner[1] + 1) if inner else None
     if not value:
         return None
-    if kind == "userinfo":
+    if kind == _USERINFO:
         colon = value.find(":")
         return (colon + 1, len(value)) if 0 <= colon < len(value) - 1 else None
-    if kind == "password-or-port" and _NOT_A_PASSWORD.fullmatch(value):
+    if kind == _PASSWORD_OR_PORT and _NOT_A_PASSWORD.fullmatch(value):
         return None
     return 0, len(value)
 
@@ -71,7 +73,7 @@ def _attached_part(short: str, value: str, programs: _Programs) -> Span | None:
     """`-pSECRET` (mysql family) and `-uuser:pw`: the secret part of `value` (what follows the flag letter)."""
     if short == "p":
         return (0, len(value)) if programs.mysql else None
-    return _secret_part("userinfo", value)
+    return _secret_part(_USERINFO, value)
 
 
 def _shifted(part: Span | None, offset: int) -> Span | None:
@@ -89,13 +91,14 @@ def argv_spans(args: Sequence[object]) -> list[tuple[int, Span]]:
             continue
         is_flag = len(arg) > 1 and arg[0] == "-"
         part = _secret_part(pending, arg) if pending and not is_flag else None
+        attached = None  # -pSECRET, -uuser:pw: the flag holds its value, the next argument is not it
         if is_flag and arg[1] in "pu" and len(arg) > 2 and arg[2] not in "-=":
-            part = _shifted(_attached_part(arg[1], arg[2:], programs), 2)
+            part = attached = _shifted(_attached_part(arg[1], arg[2:], programs), 2)
         if is_flag and part is None and "=" in arg:
             flag, _, value = arg.partition("=")
             kind = _flag_kind(flag, programs)
             part = _shifted(_secret_part(kind, value), len(flag) + 1) if kind else None
-        pending = _flag_kind(arg, programs) if is_flag and "=" not in arg else None
+        pending = _flag_kind(arg, programs) if is_flag and not attached and "=" not in arg else None
         if part:
             found.append((i, part))
     return found
@@ -108,6 +111,8 @@ def text_spans(text: str) -> list[Span]:
     programs = _Programs.named_in(text)
     spans: list[Span] = []
     for m in _FLAG.finditer(text):
+        if programs.mysql and m.group("flag")[1] == "p" and len(m.group("flag")) > 2:
+            continue  # -pSECRET: the password is attached (below), what follows is not it
         group = "eq" if m.group("eq") is not None else "next" if m.group("next") is not None else None
         kind = group and _flag_kind(m.group("flag"), programs)
         if kind:
