@@ -1,0 +1,160 @@
+"""Secret forms in free text, masked exactly: the secret and nothing else becomes MASK, so what the diagnosis
+reads around it (hosts, users, ports, ARNs, task ids, image refs, stream names) stays. Each case names the form
+it protects; the expected text is the whole output."""
+from __future__ import annotations
+
+import pytest
+
+from agents.aws_ecs_service.diagnosis.redaction import MASK, redact_text
+
+M = MASK
+AWS_SECRET = "Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1aQe5uRi0oPl"
+TASK_ID = "0123456789abcdef0123456789abcdef"
+TASK_ARN = f"arn:aws:ecs:us-east-1:123456789012:task/prod/{TASK_ID}"
+
+URL_CASES = [
+    ("URL password", "connect postgres://app:S3cr3tPw@db.internal:5432/app failed",
+     f"connect postgres://app:{M}@db.internal:5432/app failed"),
+    ("URL password holding @", "postgres://orders:p@ss@word1@db.prod:5432/orders",
+     f"postgres://orders:{M}@db.prod:5432/orders"),
+    ("URL password holding /", "mongodb://admin:ab/cd+ef/gh9@mongo-0:27017/admin",
+     f"mongodb://admin:{M}@mongo-0:27017/admin"),
+    ("URL password before an IPv6 host", "redis://default:r3dis@[::1]:6379", f"redis://default:{M}@[::1]:6379"),
+    ("URL with an empty password", "ftp://anon:@files.example.com/x", "ftp://anon:@files.example.com/x"),
+    ("token as the URL user", "git clone https://ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r.git",
+     f"git clone https://{M}@github.com/o/r.git"),
+    ("a user name in a URL is kept", "https://deploy-bot@github.com/o/r.git", "https://deploy-bot@github.com/o/r.git"),
+    ("a short user+digits in a URL is kept", "ssh://git2@host.example/x", "ssh://git2@host.example/x"),
+    ("host:port before @ in a path is not a password", "http://proxy:8080/a@b.c", "http://proxy:8080/a@b.c"),
+    ("an @ in the path is not userinfo", "https://example.com/users/@me", "https://example.com/users/@me"),
+    ("a colon after a slash is not a password", "https://h/a:b@c.d", "https://h/a:b@c.d"),
+    ("@ followed by punctuation is not a host", "http://u:p4ss@!x", "http://u:p4ss@!x"),
+    ("two URLs: each judged alone", "from http://a.example/x to postgres://u:pw9@db:5432/d",
+     f"from http://a.example/x to postgres://u:{M}@db:5432/d"),
+    ("the scheme is a whole word", "xhttp://u:pw9@h", f"xhttp://u:{M}@h"),
+    ("Slack webhook path", "POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+     f"POST https://hooks.slack.com/services/{M}"),
+    ("Discord webhook path", "https://discord.com/api/webhooks/123456789/abcDEF-ghi_jkl",
+     f"https://discord.com/api/webhooks/{M}"),
+]
+
+TOKEN_CASES = [
+    ("AWS access key id", "key AKIAIOSFODNN7EXAMPLE used", f"key {M} used"),
+    ("AWS access key id inside a word is not one", "XAKIAIOSFODNN7EXAMPLE", "XAKIAIOSFODNN7EXAMPLE"),
+    ("AWS access key id after an underscore is not one", "id_AKIAIOSFODNN7EXAMPLE", "id_AKIAIOSFODNN7EXAMPLE"),
+    ("AWS access key id after a dash is not one", "id-AKIAIOSFODNN7EXAMPLE", "id-AKIAIOSFODNN7EXAMPLE"),
+    ("AWS access key id at the start", "AKIAIOSFODNN7EXAMPLE", M),
+    ("AWS secret access key alone", f"secret {AWS_SECRET} here", f"secret {M} here"),
+    ("AWS secret access key at the start and end", AWS_SECRET, M),
+    ("GitHub token", "auth ghp_16C7e42F292c6912E7710c838347Ae178B4a ok", f"auth {M} ok"),
+    ("Stripe key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", M),
+    ("JWT", "session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SflKxwRJSMeKKF2QT4fw rejected", f"session {M} rejected"),
+]
+
+NOT_SECRET_KEY_CASES = [
+    ("40 characters joined by a dash are part of a name", f"svc-{AWS_SECRET}", f"svc-{AWS_SECRET}"),
+    ("40 characters joined by a dot are part of a name", f"{AWS_SECRET}.log", f"{AWS_SECRET}.log"),
+    ("40 characters followed by = are base64 padding", f"got {AWS_SECRET}= back", f"got {AWS_SECRET}= back"),
+    ("41 characters are not a secret access key", f"got {AWS_SECRET}x back", f"got {AWS_SECRET}x back"),
+    ("39 characters are not a secret access key", AWS_SECRET[:39], AWS_SECRET[:39]),
+    ("a path of four slashes is not a key", "a/b/c/d/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1a", "a/b/c/d/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1a"),
+    ("40 letters without digits are a word", "abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ",
+     "abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ"),
+    ("40 characters without upper case", "nq7vx2plr9st4wyb8zkc3mfh6jdg1aqe5uri0opl",
+     "nq7vx2plr9st4wyb8zkc3mfh6jdg1aqe5uri0opl"),
+    ("40 characters without lower case", "NQ7VX2PLR9ST4WYB8ZKC3MFH6JDG1AQE5URI0OPL",
+     "NQ7VX2PLR9ST4WYB8ZKC3MFH6JDG1AQE5URI0OPL"),
+    ("a cluster-prefixed task id", f"Orders1/{TASK_ID}", f"Orders1/{TASK_ID}"),
+]
+
+HEADER_CASES = [
+    ("Authorization header with a scheme", "Authorization: Bearer abc.def", f"Authorization: Bearer {M}"),
+    ("Authorization header without a scheme", "authorization=s3cr3t-value", f"authorization={M}"),
+    ("Authorization word in prose is kept", "Authorization: required", "Authorization: required"),
+    ("bare Bearer credential", "sent Bearer eyJ0eXAi.abc123", f"sent Bearer {M}"),
+    ("bare Bearer word in prose is kept", "bearer token missing", "bearer token missing"),
+    ("a long credential without digits", "Basic abcdefghijklmnopqrstuvwxyz", f"Basic {M}"),
+    ("a six-character credential with a digit", "Basic abcde1", f"Basic {M}"),
+    ("a five-character credential is a word", "Basic abcd1", "Basic abcd1"),
+    ("trailing punctuation does not make a word a credential", "bearer tokens.", "bearer tokens."),
+    ("Cookie header", "Cookie: sid=abc123; theme=dark", f"Cookie: {M}"),
+    ("Set-Cookie header", "set-cookie: sid=abc123; Path=/", f"set-cookie: {M}"),
+    ("a cookie header without a value pair is kept", "Cookie: none", "Cookie: none"),
+]
+
+NAMED_VALUE_CASES = [
+    ("KEY=value", "DB_PASSWORD=hunter2 started", f"DB_PASSWORD={M} started"),
+    ("key => value", "password => hunter2", f"password => {M}"),
+    ("a comparison is not an assignment", "password==hunter2", "password==hunter2"),
+    ("key: value (YAML)", "  password: hunter2", f"  password: {M}"),
+    ("JSON key and quoted value", '{"password": "hunter two"}', f'{{"password": "{M}"}}'),
+    ("single-quoted value", "password='hunter two'", f"password='{M}'"),
+    ("escaped quotes in a JSON string", '"{\\"token\\": \\"abc123\\"}"', f'"{{\\"token\\": \\"{M}\\"}}"'),
+    ("an unterminated quote masks the rest of the line", 'password="hunter two\nnext line',
+     f'password="{M}\nnext line'),
+    ("an empty value is kept", 'password="" ok', 'password="" ok'),
+    ("an ARN value is kept", "secret=arn:aws:secretsmanager:us-east-1:1:secret:db",
+     "secret=arn:aws:secretsmanager:us-east-1:1:secret:db"),
+    ("a structure value is kept", 'token={"a": 1}', 'token={"a": 1}'),
+    ("a masked value is not masked again", f"password={M}", f"password={M}"),
+    ("connection string pairs", "Server=db;User Id=sa;Password=S3cret;Encrypt=true",
+     f"Server=db;User Id=sa;Password={M};Encrypt=true"),
+    ("query string pairs", "/cb?state=x&token=abc123&next=/", f"/cb?state=x&token={M}&next=/"),
+    ("a value may hold & not followed by a key", "password=a&b done", f"password={M} done"),
+    ("name/value pair printed as JSON", '{"name": "DB_PASSWORD", "value": "hunter2"}',
+     f'{{"name": "DB_PASSWORD", "value": "{M}"}}'),
+    ("name/value pair with another name is kept", '{"name": "MODE", "value": "blue"}',
+     '{"name": "MODE", "value": "blue"}'),
+    (".netrc", "machine h login deploy password s3cr3t", f"machine h login deploy password {M}"),
+    ("a pointer name keeps its value", "DB_PASSWORD_FILE=/run/secrets/db", "DB_PASSWORD_FILE=/run/secrets/db"),
+    ("a header name as a YAML key is left to the header rule", "authorization: required", "authorization: required"),
+]
+
+COLON_CASES = [
+    ("an upper-case name is a key", "TOKEN: abc", f"TOKEN: {M}"),
+    ("a dotted name is a key", "db.password: abc", f"db.password: {M}"),
+    ("a dashed name is a key", "x-api-key: abc", f"x-api-key: {M}"),
+    ("an underscored name is a key", "api_token: abc", f"api_token: {M}"),
+    ("a name at a line start is a key", "note\npassword: abc", f"note\npassword: {M}"),
+    ("a name after a list dash is a key", "- password: abc", f"- password: {M}"),
+    ("a name in a flow mapping is a key", "{user: u, password: abc }", f"{{user: u, password: {M} }}"),
+    ("a name in prose with a word value is prose", "the password: expired", "the password: expired"),
+    ("a name in prose with a credential value is a key", "the password: abc123", f"the password: {M}"),
+    ("a single upper-case letter is not a key name", "Q: what", "Q: what"),
+    ("a name far after indentation", " " * 40 + "password: abc", " " * 40 + "password: abc"),
+]
+
+KEPT = [
+    ("task ARN", f"task {TASK_ARN} stopped"),
+    ("task id", f"stream ecs/api/{TASK_ID}"),
+    ("image digest", "image 123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "a" * 64),
+    ("secret ARN after a secret name", "DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"),
+    ("secret ARN inside a URL-like text", "arn:aws:ssm:us-east-1:123456789012:parameter/app/token=x"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in URL_CASES], ids=[c[0] for c in URL_CASES])
+def test_url_credentials_are_masked_exactly(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in TOKEN_CASES + NOT_SECRET_KEY_CASES],
+                         ids=[c[0] for c in TOKEN_CASES + NOT_SECRET_KEY_CASES])
+def test_token_forms_are_masked_and_look_alikes_kept(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in HEADER_CASES], ids=[c[0] for c in HEADER_CASES])
+def test_auth_and_cookie_headers_are_masked_and_prose_kept(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in NAMED_VALUE_CASES + COLON_CASES],
+                         ids=[c[0] for c in NAMED_VALUE_CASES + COLON_CASES])
+def test_values_of_secret_names_are_masked_exactly(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [c[1] for c in KEPT], ids=[c[0] for c in KEPT])
+def test_identifiers_are_never_touched(text):
+    assert redact_text(text) == text
