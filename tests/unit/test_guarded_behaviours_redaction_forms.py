@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.aws_ecs_service.diagnosis.redaction import MASK, redact_text
+from agents.aws_ecs_service.diagnosis.redaction import MASK, redact_lines, redact_text
 
 M = MASK
 AWS_SECRET = "Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1aQe5uRi0oPl"
@@ -158,3 +158,57 @@ def test_values_of_secret_names_are_masked_exactly(text, expected):
 @pytest.mark.parametrize("text", [c[1] for c in KEPT], ids=[c[0] for c in KEPT])
 def test_identifiers_are_never_touched(text):
     assert redact_text(text) == text
+
+
+B, E = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
+PEM_CASES = [
+    ("a whole key: everything between its markers",
+     "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEab\ncd==\n-----END RSA PRIVATE KEY----- done",
+     f"key: -----BEGIN RSA PRIVATE KEY-----{M}-----END RSA PRIVATE KEY----- done"),
+    ("two keys in one text, the text between kept", f"A {B}x1{E} mid {B}y2{E} end", f"A {B}{M}{E} mid {B}{M}{E} end"),
+    ("an END before any BEGIN is not a key", f"{E} then {B}\nbody\n{E} ok", f"{E} then {B}{M}{E} ok"),
+    ("a BEGIN inside a key", f"{B}\n{B}\nzz\n{E}", f"{B}{M}{E}"),
+    ("an encrypted key's PEM headers", f"{B}\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,ABC\n\nMIIE\n{E}", f"{B}{M}{E}"),
+    ("an OpenSSH key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----",
+     f"-----BEGIN OPENSSH PRIVATE KEY-----{M}-----END OPENSSH PRIVATE KEY-----"),
+    ("a PGP key block", "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOY\n-----END PGP PRIVATE KEY BLOCK-----",
+     f"-----BEGIN PGP PRIVATE KEY BLOCK-----{M}-----END PGP PRIVATE KEY BLOCK-----"),
+    ("CRLF lines", f"{B}\r\nMIIE\r\n{E}", f"{B}{M}{E}"),
+    ("no END: the BEGIN line's rest and the body lines, then the traceback is kept",
+     f"{B} MIIEab\nfG2hJ8\nTraceback: x", f"{B}{M}\n{M}\nTraceback: x"),
+    ("no END: blank lines are body lines, prose ends the key", f"{B} a\nb\n\nc d\ne", f"{B}{M}\n{M}\n\nc d\ne"),
+    ("a BEGIN line ending the text", f"x {B}", f"x {B}"),
+    ("a BEGIN line with key text ending the text", f"{B}abc", f"{B}{M}"),
+    ("a long random base64 line alone", "  MIIEpAIBAAKCAQEA7bq9Xy0Zc3JpvW6k1lZqkQ8bB1xv0s2Hk5mL  ", f"  {M}  "),
+    ("a 40-character body line with slashes", "ab/cd/ef/gh/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg", M),
+    ("a line of 32-hex ids is not a key body", TASK_ID + "ABCDEFGHij", TASK_ID + "ABCDEFGHij"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in PEM_CASES], ids=[c[0] for c in PEM_CASES])
+def test_private_keys_are_masked_between_their_markers_and_nothing_after(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ([B, "abcd-----END PRIVATE KEY----- ok"], [B, f"{M}-----END PRIVATE KEY----- ok"]),   # END inside a body line
+    (["x " + B, "zz", "Yw==", "done here"], ["x " + B, M, M, "done here"]),             # BEGIN ends a line
+    ([f"{B}abc", "Yw==", E, "Yw=="], [f"{B}{M}", M, E, "Yw=="]),                         # after END: plain text
+    ([B, "", "Yw==", "Traceback (most recent call last):", "Yw=="], [B, "", M, "Traceback (most recent call last):", "Yw=="]),
+])
+def test_a_key_open_at_the_end_of_a_line_goes_on_to_its_end_marker_in_later_lines(lines, expected):
+    assert redact_lines(lines) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Cookie: a=arn:aws:iam::1:role/x; b=arn:aws:iam::1:role/y; c=z9",
+     f"Cookie: {M}arn:aws:iam::1:role/x{M}arn:aws:iam::1:role/y{M}"),
+    ("arn:aws:iam::1:role/a then Cookie: a=b9; c=arn:aws:iam::1:role/x", f"arn:aws:iam::1:role/a then Cookie: {M}arn:aws:iam::1:role/x"),
+    ("Cookie: c=arn:aws:iam::1:role/x", f"Cookie: {M}arn:aws:iam::1:role/x"),
+    ("Cookie: arn:aws:iam::1:role/x=1", "Cookie: arn:aws:iam::1:role/x=1"),
+    (f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{AWS_SECRET}",
+     f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{AWS_SECRET}"),
+    (f"{AWS_SECRET} arn:aws:iam::1:role/x {AWS_SECRET}", f"{M} arn:aws:iam::1:role/x {M}"),
+])
+def test_an_arn_is_never_cut_even_inside_a_masked_value(text, expected):
+    assert redact_text(text) == expected
