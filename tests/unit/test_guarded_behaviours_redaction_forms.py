@@ -57,7 +57,8 @@ NOT_SECRET_KEY_CASES = [
     ("40 characters followed by = are base64 padding", f"got {AWS_SECRET}= back", f"got {AWS_SECRET}= back"),
     ("41 characters are not a secret access key", f"got {AWS_SECRET}x back", f"got {AWS_SECRET}x back"),
     ("39 characters are not a secret access key", AWS_SECRET[:39], AWS_SECRET[:39]),
-    ("a path of four slashes is not a key", "a/b/c/d/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1a", "a/b/c/d/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1a"),
+    ("40 characters with four slashes are a path", "see ab/cd/ef/gh/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg here",
+     "see ab/cd/ef/gh/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg here"),
     ("40 letters without digits are a word", "abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ",
      "abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ"),
     ("40 characters without upper case", "nq7vx2plr9st4wyb8zkc3mfh6jdg1aqe5uri0opl",
@@ -68,7 +69,9 @@ NOT_SECRET_KEY_CASES = [
 ]
 
 HEADER_CASES = [
-    ("Authorization header with a scheme", "Authorization: Bearer abc.def", f"Authorization: Bearer {M}"),
+    ("Authorization header with a scheme, whatever the credential", "Authorization: Bearer abcdef",
+     f"Authorization: Bearer {M}"),
+    ("a bare Bearer word credential is prose", "Bearer abcdef", "Bearer abcdef"),
     ("Authorization header without a scheme", "authorization=s3cr3t-value", f"authorization={M}"),
     ("Authorization word in prose is kept", "Authorization: required", "Authorization: required"),
     ("bare Bearer credential", "sent Bearer eyJ0eXAi.abc123", f"sent Bearer {M}"),
@@ -212,3 +215,47 @@ def test_a_key_open_at_the_end_of_a_line_goes_on_to_its_end_marker_in_later_line
 ])
 def test_an_arn_is_never_cut_even_inside_a_masked_value(text, expected):
     assert redact_text(text) == expected
+
+
+# Where each rule's bounds lie: one case each side.
+BOUNDARY_CASES = [
+    ("a credential of 20 letters", "Basic abcdefghijklmnopqrst", f"Basic {M}"),
+    ("19 letters are a word", "Basic abcdefghijklmnopqrs", "Basic abcdefghijklmnopqrs"),
+    ("six characters with a symbol are a credential", "Basic abc-de", f"Basic {M}"),
+    ("a closing parenthesis does not count as a symbol", "Basic abcd1)", "Basic abcd1)"),
+    ("a 16-character token as the URL user", "https://abcdefghijklmno1@host/x", f"https://{M}@host/x"),
+    ("15 characters are a user name", "https://abcdefghijklmn1@host/x", "https://abcdefghijklmn1@host/x"),
+    ("a user of letters only is a name", "https://abcdefghijklmnopqrst@host/x", "https://abcdefghijklmnopqrst@host/x"),
+    ("a user of digits only is a number", "https://1234567890123456@host/x", "https://1234567890123456@host/x"),
+    ("a user with other symbols is not a token", "https://abc!defghijklmn12@host/x", "https://abc!defghijklmn12@host/x"),
+    ("a token user may hold . ~ % +", "https://abc.def~ghi%jk+l12@h/x", f"https://{M}@h/x"),
+    ("an empty userinfo", "http://@host/x", "http://@host/x"),
+    ("a later URL's @ is not the earlier URL's userinfo", "http://u:pw9@a.example/?r=ftp://h@b",
+     f"http://u:{M}@a.example/?r=ftp://h@b"),
+    ("40 characters with three slashes are a key", "see ab/cd/efgh/Nq7vX2pLr9sT4wYb8zKc3mFh6jDg1 here", f"see {M} here"),
+    ("a secret name with nothing after it", "password=", "password="),
+    ("a list value is structure", "token=[1,2]", "token=[1,2]"),
+    ("a plain value longer than the pattern reads is masked to its end",
+     "password=" + "a" * 1100 + " tail", f"password={M} tail"),
+    ("a key inside a masked value", "x=1 password=token=abc rest", f"x=1 password={M} rest"),
+    ("indentation of 32 characters is a YAML key", "x\n" + " " * 32 + "password: abc", "x\n" + " " * 32 + f"password: {M}"),
+    ("indentation of 33 characters is not looked through", "x\n" + " " * 33 + "password: abc",
+     "x\n" + " " * 33 + "password: abc"),
+    ("a key after a carriage return", "note\rpassword: abc", f"note\rpassword: {M}"),
+    ("a key after a tab", "\tpassword: abc", f"\tpassword: {M}"),
+    ("a key at the start of the text", "password: abc", f"password: {M}"),
+    ("an upper-case name in prose is a key", "PASSWORD: expired", f"PASSWORD: {M}"),
+    ("a long word after a name in prose is a credential", "the token: abcdefghijklmnopqrst", f"the token: {M}"),
+    (".netrc with user", "machine h user deploy password s3cr3t", f"machine h user deploy password {M}"),
+    ("two keys without an END: each masks its own body", f"{B}\nzz\nText then {B}\nyy\nmore prose",
+     f"{B}\n{M}\nText then {B}\n{M}\nmore prose"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in BOUNDARY_CASES], ids=[c[0] for c in BOUNDARY_CASES])
+def test_rule_bounds(text, expected):
+    assert redact_text(text) == expected
+
+
+def test_an_event_starting_with_a_newline_inside_an_open_key():
+    assert redact_lines([B, "\nYw==\nTraceback x"]) == [B, f"\n{M}\nTraceback x"]

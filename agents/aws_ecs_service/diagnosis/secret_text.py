@@ -248,7 +248,7 @@ def _yaml_key_position(text: str, start: int) -> bool:
 def _colon_value(key: re.Match[str], value: str) -> bool:
     """`key: value` is a key and its value, not prose ("registry auth: execution resource ...")."""
     name = key.group("key")
-    return (any(c in name for c in "_-.") or (name.isupper() and len(name) > 1)
+    return (any(c in name for c in "_-.") or name.isupper()
             or _yaml_key_position(key.string, key.start()) or _credential_like(value.strip("\"'")))
 
 
