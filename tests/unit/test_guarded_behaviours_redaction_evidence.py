@@ -107,3 +107,23 @@ def test_task_entries_that_are_not_task_objects_are_left_alone():
     evidence = {"tasks": {"running": [arn, {"taskArn": arn, "overrides": [1]}], "total": 2, "stopped": None},
                 "task_definitions": {"arn:aws:ecs:us-east-1:123456789012:task-definition/api:7": "missing"}}
     assert redact_evidence(evidence) == {**evidence, "redacted": True}
+
+
+# ---- named values anywhere in the document -------------------------------------------------------------------
+@pytest.mark.parametrize(("value", "expected"), [
+    ({"password": "hunter2-hunter2"}, {"password": MASK}),                                 # a secret-named key
+    ({"password": "arn:aws:secretsmanager:us-east-1:1:secret:db"},                          # it points at a secret
+     {"password": "arn:aws:secretsmanager:us-east-1:1:secret:db"}),
+    ({"password": ""}, {"password": ""}),                                                   # nothing to hide
+    ({"password": 12345}, {"password": 12345}),                                             # not text
+    ({"name": "api_token", "value": "abc"}, {"name": "api_token", "value": MASK}),          # a name/value pair
+    ({"Name": "DB_PASS", "Value": "abc"}, {"Name": "DB_PASS", "Value": MASK}),
+    ({"key": "x-api-key", "value": "abc"}, {"key": "x-api-key", "value": MASK}),
+    ({"Key": "ClientSecret", "Value": "abc"}, {"Key": "ClientSecret", "Value": MASK}),
+    ({"Key": "team", "Value": "orders"}, {"Key": "team", "Value": "orders"}),              # a tag that is no secret
+    ({"name": "TOKEN", "value": ""}, {"name": "TOKEN", "value": ""}),
+    ({"name": "TOKEN", "value": 7}, {"name": "TOKEN", "value": 7}),
+    ({"name": 7, "value": "abc"}, {"name": 7, "value": "abc"}),
+])
+def test_values_under_secret_names_are_masked_anywhere_in_the_document(value, expected):
+    assert redact_evidence({"service": {"tags": [value]}})["service"]["tags"] == [expected]

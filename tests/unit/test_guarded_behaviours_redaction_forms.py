@@ -259,3 +259,15 @@ def test_rule_bounds(text, expected):
 
 def test_an_event_starting_with_a_newline_inside_an_open_key():
     assert redact_lines([B, "\nYw==\nTraceback x"]) == [B, f"\n{M}\nTraceback x"]
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("x" * 120 + "password", True),      # 128 characters: still a name
+    ("x" * 121 + "password", False),     # 129: not a name, nothing is decided on it
+    ("___", False),                      # no word at all
+    ("tokenConfig", True),               # a secret word, then a word that is no pointer
+    ("PGPASSWORD", True), ("Pass", True), ("Passwd", True), ("api_key_2", True), ("aws4Sig", True),
+    ("secretKeyArn", False), ("pwdHint", False), ("2fa", False),
+])
+def test_a_value_under_a_name_is_masked_when_the_name_says_secret(name, secret):
+    assert (redact_text(f"{name}=abc123def") == f"{name}={M}") is secret
