@@ -114,10 +114,15 @@ NAMED_VALUE_CASES = [
 ]
 
 COLON_CASES = [
-    ("an upper-case name is a key", "TOKEN: abc", f"TOKEN: {M}"),
-    ("a dotted name is a key", "db.password: abc", f"db.password: {M}"),
-    ("a dashed name is a key", "x-api-key: abc", f"x-api-key: {M}"),
-    ("an underscored name is a key", "api_token: abc", f"api_token: {M}"),
+    ("an upper-case name is a key", "the TOKEN: abc", f"the TOKEN: {M}"),
+    ("a dotted name is a key", "the db.password: abc", f"the db.password: {M}"),
+    ("a dashed name is a key", "sent x-api-key: abc", f"sent x-api-key: {M}"),
+    ("an underscored name is a key", "the api_token: abc", f"the api_token: {M}"),
+    ("a quoted value after a name in prose is a value", 'login failed, the password: "Summer"',
+     f'login failed, the password: "{M}"'),
+    ("a single-quoted value after a name in prose is a value", "the password: 'abc'", f"the password: '{M}'"),
+    ("an escaped quoted value after a name in prose is a value", 'the password: \\"abc\\"',
+     f'the password: \\"{M}\\"'),
     ("a name at a line start is a key", "note\npassword: abc", f"note\npassword: {M}"),
     ("a name after a list dash is a key", "- password: abc", f"- password: {M}"),
     ("a name in a flow mapping is a key", "{user: u, password: abc }", f"{{user: u, password: {M} }}"),
@@ -196,6 +201,8 @@ def test_private_keys_are_masked_between_their_markers_and_nothing_after(text, e
 @pytest.mark.parametrize(("lines", "expected"), [
     ([B, "abcd-----END PRIVATE KEY----- ok"], [B, f"{M}-----END PRIVATE KEY----- ok"]),   # END inside a body line
     (["x " + B, "zz", "Yw==", "done here"], ["x " + B, M, M, "done here"]),             # BEGIN ends a line
+    ([B, f"Yw==\nTraceback (most recent call last):\n{E}"],                               # prose ends the key
+     [B, f"{M}\nTraceback (most recent call last):\n{E}"]),
     ([f"{B}abc", "Yw==", E, "Yw=="], [f"{B}{M}", M, E, "Yw=="]),                         # after END: plain text
     ([B, "", "Yw==", "Traceback (most recent call last):", "Yw=="], [B, "", M, "Traceback (most recent call last):", "Yw=="]),
 ])
@@ -207,6 +214,8 @@ def test_a_key_open_at_the_end_of_a_line_goes_on_to_its_end_marker_in_later_line
     ("Cookie: a=arn:aws:iam::1:role/x; b=arn:aws:iam::1:role/y; c=z9",
      f"Cookie: {M}arn:aws:iam::1:role/x{M}arn:aws:iam::1:role/y{M}"),
     ("arn:aws:iam::1:role/a then Cookie: a=b9; c=arn:aws:iam::1:role/x", f"arn:aws:iam::1:role/a then Cookie: {M}arn:aws:iam::1:role/x"),
+    ("arn:aws:iam::1:role/a arn:aws:iam::1:role/b then Cookie: a=b9",
+     f"arn:aws:iam::1:role/a arn:aws:iam::1:role/b then Cookie: {M}"),
     ("Cookie: c=arn:aws:iam::1:role/x", f"Cookie: {M}arn:aws:iam::1:role/x"),
     ("Cookie: arn:aws:iam::1:role/x=1", "Cookie: arn:aws:iam::1:role/x=1"),
     (f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{AWS_SECRET}",

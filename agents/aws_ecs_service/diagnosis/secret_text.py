@@ -246,10 +246,11 @@ def _yaml_key_position(text: str, start: int) -> bool:
 
 
 def _colon_value(key: re.Match[str], value: str) -> bool:
-    """`key: value` is a key and its value, not prose ("registry auth: execution resource ...")."""
+    """`key: value` is a key and its value, not prose ("registry auth: execution resource ..."): the name is
+    written or placed like a key, or the value is quoted or looks like a credential."""
     name = key.group("key")
-    return (any(c in name for c in "_-.") or name.isupper()
-            or _yaml_key_position(key.string, key.start()) or _credential_like(value.strip("\"'")))
+    return (any(c in name for c in "_-.") or name.isupper() or _yaml_key_position(key.string, key.start())
+            or value.startswith(("\"", "'", "\\")) or _credential_like(value))
 
 
 def _values_of(text: str, keys: Iterator[re.Match[str]], colon: bool = False) -> list[Span]:
