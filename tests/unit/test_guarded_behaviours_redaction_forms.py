@@ -201,6 +201,7 @@ def test_private_keys_are_masked_between_their_markers_and_nothing_after(text, e
 @pytest.mark.parametrize(("lines", "expected"), [
     ([B, "abcd-----END PRIVATE KEY----- ok"], [B, f"{M}-----END PRIVATE KEY----- ok"]),   # END inside a body line
     (["x " + B, "zz", "Yw==", "done here"], ["x " + B, M, M, "done here"]),             # BEGIN ends a line
+    ([B, "Yw==\n!ready"], [B, f"{M}\n!ready"]),                      # a line not base64 ends it, from its first character
     ([B, f"Yw==\nTraceback (most recent call last):\n{E}"],                               # prose ends the key
      [B, f"{M}\nTraceback (most recent call last):\n{E}"]),
     ([f"{B}abc", "Yw==", E, "Yw=="], [f"{B}{M}", M, E, "Yw=="]),                         # after END: plain text

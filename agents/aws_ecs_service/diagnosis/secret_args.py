@@ -63,7 +63,7 @@ def _secret_part(kind: str, value: str) -> Span | None:
         return None
     if kind == _USERINFO:
         colon = value.find(":")
-        return (colon + 1, len(value)) if 0 <= colon < len(value) - 1 else None
+        return (colon + 1, len(value)) if colon >= 0 else None
     if kind == _PASSWORD_OR_PORT and _NOT_A_PASSWORD.fullmatch(value):
         return None
     return 0, len(value)
@@ -91,14 +91,14 @@ def argv_spans(args: Sequence[object]) -> list[tuple[int, Span]]:
             continue
         is_flag = len(arg) > 1 and arg[0] == "-"
         part = _secret_part(pending, arg) if pending and not is_flag else None
-        attached = None  # -pSECRET, -uuser:pw: the flag holds its value, the next argument is not it
         if is_flag and arg[1] in "pu" and len(arg) > 2 and arg[2] not in "-=":
-            part = attached = _shifted(_attached_part(arg[1], arg[2:], programs), 2)
+            part = _shifted(_attached_part(arg[1], arg[2:], programs), 2)
         if is_flag and part is None and "=" in arg:
             flag, _, value = arg.partition("=")
             kind = _flag_kind(flag, programs)
             part = _shifted(_secret_part(kind, value), len(flag) + 1) if kind else None
-        pending = _flag_kind(arg, programs) if is_flag and not attached and "=" not in arg else None
+        # a flag holding its value (-pSECRET, -uuser:pw, --token=x) takes no next argument
+        pending = _flag_kind(arg, programs) if is_flag and part is None and "=" not in arg else None
         if part:
             found.append((i, part))
     return found
