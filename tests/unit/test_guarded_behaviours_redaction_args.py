@@ -38,6 +38,8 @@ ARGV_CASES = [
      ["docker", "-p", "8080", "-p", "80:80/tcp", "-p", "/data", "-p", "$PW"]),
     ("-p=password", ["app", "-p=s3cret"], ["app", f"-p={M}"]),
     ("mysql -pSECRET attached", ["mysql", "-uroot", "-pS3cretPw", "orders"], ["mysql", "-uroot", f"-p{M}", "orders"]),
+    ("flags after mysql -pSECRET are still read", ["mysql", "-pS3cretPw", "orders", "--ssl-password", "k3y"],
+     ["mysql", f"-p{M}", "orders", "--ssl-password", M]),
     ("mysql named after another word still counts", ["exec", "mysql", "-pS3cretPw"], ["exec", "mysql", f"-p{M}"]),
     ("mysql -p with a one-character password", ["mysql", "-pX"], ["mysql", f"-p{M}"]),
     ("mysql -p=password keeps the =", ["mariadb", "-p=S3cretPw"], ["mariadb", f"-p={M}"]),

@@ -78,6 +78,11 @@ def test_a_key_body_long_enough_to_be_capped_is_masked_and_stays_open_into_the_n
     assert messages[2:] == [M, f"{END} started", "ready"]
 
 
+def test_a_message_that_is_only_a_cut_marker_leaves_an_open_key_open():
+    out = redact_evidence({"logs": [_stream([{"message": BEGIN}, {"message": "…[cut 5 chars]"}, {"message": "Yw=="}])]})
+    assert out["logs"][0]["events"] == [{"message": BEGIN}, {"message": "…[cut 5 chars]"}, {"message": M}]
+
+
 def test_events_of_other_shapes_are_redacted_as_values():
     out = redact_evidence({"logs": [_stream([
         "password=hunter2x",                                  # a bare string

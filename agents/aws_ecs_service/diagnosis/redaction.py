@@ -61,8 +61,7 @@ def redact_lines(lines: Iterable[str]) -> list[str]:
 
 def _mask_capped(text: str, key_open: bool = False) -> tuple[str, bool]:
     """mask_secrets on a capped string; its cut marker is not matched (a masked value must not swallow it)."""
-    cut = text.rfind(_CUT) if text.endswith(" chars]") else -1
-    if cut < 0:
+    if not text.endswith(" chars]") or (cut := text.rfind(_CUT)) < 0:
         return mask_secrets(text, key_open)
     masked, key_open = mask_secrets(text[:cut], key_open)
     return masked + text[cut:], key_open

@@ -111,7 +111,7 @@ def text_spans(text: str) -> list[Span]:
     programs = _Programs.named_in(text)
     spans: list[Span] = []
     for m in _FLAG.finditer(text):
-        if programs.mysql and m.group("flag")[1] == "p" and len(m.group("flag")) > 2:
+        if programs.mysql and m.group("flag").startswith("-p") and m.group("flag") != "-p":
             continue  # -pSECRET: the password is attached (below), what follows is not it
         group = "eq" if m.group("eq") is not None else "next" if m.group("next") is not None else None
         kind = group and _flag_kind(m.group("flag"), programs)

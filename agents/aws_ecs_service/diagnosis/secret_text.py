@@ -267,7 +267,7 @@ def _values_of(text: str, keys: Iterator[re.Match[str]], colon: bool = False) ->
             continue
         start, end = value.span()
         opening = 2 if text.startswith('\\"', start) else 1 if text[start] in "\"'" else 0
-        closed = opening and end - start >= 2 * opening and text[end - opening:end] == text[start:start + opening]
+        closed = opening and text[end - opening:end] == text[start:start + opening]  # a lone quote: empty content
         start, end = start + opening, end - (opening if closed else 0)
         content = text[start:end]
         if not content or content.startswith((MASK, "arn:", "{", "[")):  # done, an ARN, or structure
