@@ -84,7 +84,7 @@ def _private_key_spans(text: str, key_open: bool) -> tuple[list[Span], bool]:
             continue
         line_end = _line_end(text, begin.end())  # the rest of the BEGIN line is the key's, then its body lines
         spans.append((begin.end(), line_end))
-        pos, key_open = _key_lines(text, line_end + 1, spans) if line_end < len(text) else (line_end, True)
+        pos, key_open = _key_lines(text, line_end + 1, spans)  # past the end of text: open
     return spans, key_open
 
 
@@ -134,7 +134,7 @@ def _url_credential_spans(text: str) -> list[Span]:
         colon = userinfo.find(":")
         if colon >= 0 and "/" not in userinfo[:colon] and not _PORT_THEN_PATH.fullmatch(userinfo[colon + 1:]):
             spans.append((base + colon + 1, base + at))
-        elif colon < 0 and _token_like(userinfo):
+        elif _token_like(userinfo):  # (never holds a colon)
             spans.append((base, base + at))
     if "hooks.slack.com" in text or "discord" in text:
         spans += [m.span("value") for m in _WEBHOOK.finditer(text)]
