@@ -50,6 +50,8 @@ ARGV_CASES = [
     ("-w outside ldap is kept", ["wc", "-w", "file"], ["wc", "-w", "file"]),
     ("a flag's =value does not make the next argument secret", ["app", "--password=x1", "serve"],
      ["app", f"--password={M}", "serve"]),
+    ("a secret flag with an empty =value takes no next argument", ["app", "--password=", "serve"],
+     ["app", "--password=", "serve"]),
     ("a word named like a secret is not a flag", ["print", "token", "visible"], ["print", "token", "visible"]),
     ("a flag after a secret flag is not its value", ["app", "--password", "--verbose"], ["app", "--password", "--verbose"]),
     ("a non-string argument ends the flag, later flags still count", ["app", "--password", 5, "--token", "abc123"],
