@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from ..config import ECSDeepAgentConfig
 from ..diagnosis.redaction import redact_lines, redact_text
+from .turn_budget import TurnDeadline, within_turn
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def unavailable_line(reason: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, TurnDeadline):
+        return f"turn deadline: {exc}"
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error", {}).get("Code"):
         return str(response["Error"]["Code"])
@@ -89,7 +92,7 @@ def _reason(exc: Exception) -> str:
 
 def _call(what: str, fn: Callable[[], Any]) -> Any:
     try:
-        return fn()
+        return within_turn(fn)
     except Exception as exc:  # noqa: BLE001 - any model failure degrades to deterministic text
         reason = _reason(exc)
         log.warning("model call for %s failed: %s", what, reason)
