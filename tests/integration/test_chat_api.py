@@ -150,6 +150,7 @@ def test_model_failure_is_503_with_the_deterministic_findings(play_scenario, cha
     assert "Root cause: container-oom" in body["reply"] and body["thread_id"] == thread_id
 
 
+@pytest.mark.slow  # waits out a 3 s turn budget against a model server that answers after 12 s
 def test_a_slow_model_cannot_outlive_the_turn_the_findings_answer_in_time_and_the_turn_is_saved(
         play_scenario, chat_db, monkeypatch):
     play_scenario("oom-after-deploy")
