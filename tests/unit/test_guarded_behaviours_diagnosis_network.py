@@ -146,6 +146,15 @@ def test_every_subnet_gets_its_own_lines():
         [FREE, *unreachable(), "subnet subnet-2 (us-east-1b): 5 free IP addresses"]
 
 
+def test_a_subnet_that_reaches_the_internet_does_not_hide_the_subnets_after_it():
+    first = {"SubnetId": "subnet-2", "AvailabilityZone": "us-east-1b", "AvailableIpAddressCount": 5}
+    tables = [table(), table(NAT, table_id="rtb-2", main=False, subnet="subnet-2")]
+    groups = [{"GroupId": "sg-1", "IpPermissionsEgress": []}]
+    assert facts(network(subnets=[first, network()["subnets"][0]], route_tables=tables, security_groups=groups)) == \
+        ["subnet subnet-2 (us-east-1b): 5 free IP addresses", FREE, *unreachable(),
+         "security group sg-1: no outbound rule allows HTTPS (443)"]
+
+
 def test_vpc_endpoints_for_every_service_stand_in_for_the_internet():
     assert facts(network(vpc_endpoints=ALL_ENDPOINTS)) == [FREE]
 
