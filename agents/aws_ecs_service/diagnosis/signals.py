@@ -96,10 +96,14 @@ def clip(text: object, limit: int = 300, keep: re.Pattern[str] | None = None) ->
 
 
 def clip_around(flat: str, start: int, end: int, limit: int) -> str:
-    """`flat` cut to about `limit` characters that hold [start, end), a third of the room before it, "…" where cut."""
-    room = max(limit - 2 - (end - start), 0)
-    left = max(0, min(start - room // 3, len(flat) - (limit - 2)))
-    right = min(len(flat), max(end, left + limit - 2))
+    """`flat` cut to about `limit` characters that hold [start, end) with a third of the room before it, "…" where
+    cut; a span longer than that keeps its end (a rule's `A.*?B` decides on B)."""
+    width = limit - 2
+    if end - start > width:
+        left, right = end - width, end
+    else:
+        left = max(0, min(start - (width - (end - start)) // 3, len(flat) - width))
+        right = min(len(flat), left + width)
     return ("…" if left else "") + flat[left:right].strip() + ("…" if right < len(flat) else "")
 
 
