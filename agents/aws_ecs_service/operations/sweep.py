@@ -73,8 +73,11 @@ class SweepResult:
                 "duration_ms": self.duration_ms, "services": [asdict(s) for s in self.services]}
 
     def text(self) -> str:
-        where = sorted({f"{s.cluster} ({s.region}{', account ' + s.account if s.account else ''})"
-                        for s in self.services})
+        accounts: dict[tuple[str, str], str | None] = {}
+        for s in self.services:  # a service not checked does not know its account; another of its cluster may
+            accounts[(s.cluster, s.region)] = accounts.get((s.cluster, s.region)) or s.account
+        where = [f"{cluster} ({region}{', account ' + account if account else ''})"
+                 for (cluster, region), account in sorted(accounts.items())]
         checked = sum(s.status != "not checked" for s in self.services)
         lines = [f"Swept {', '.join(where) or 'nothing'}: {checked} of {self.listed} services checked, "
                  f"{len(self.broken)} with a problem ({self.api_calls} AWS calls, {self.duration_ms / 1000:.1f} s)."]
