@@ -423,7 +423,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         reach = follow_ups.Reach(
             aws=lambda context: deps.aws(settings, context), incident=deps.incidents.find,
             services=lambda: deps.services(settings, state["context"].get("region")),
-            session_for=deps.discovery(settings).session_for_service,
+            session_for=lambda record: deps.discovery(settings).session_for_service(record),
             allow_sensitive_data=settings.allow_sensitive_data, progress=_progress())
         text = follow_ups.answer(kind, state, _last_user_text(state), reach)
         context = {**state["context"], "last_follow_up": kind} if kind == "logs" else state["context"]
