@@ -191,3 +191,18 @@ def test_planton_unreachable_is_named_as_the_cause(aws_env):
     assert text.startswith("I could not list the ECS services: Planton Cloud is unreachable (cannot reach Planton "
                            "Cloud at http://127.0.0.1:9")
 
+
+
+def test_with_a_model_the_follow_up_is_still_read_from_aws_and_the_model_only_extracts(play_scenario, bedrock):
+    from tests import converse_server as cs
+
+    play_scenario("oom-after-deploy")
+    server = bedrock([cs.tool_use("ContextExtraction", {"intent": "diagnose"}),
+                      cs.tool_use("ContextExtraction", {"intent": "question"})])
+    chat = cs.ModelChat()
+    state = chat.say("what changed on prod/api?")
+    assert _reply(state).startswith("What changed from api:61 to api:62 (prod/api;")
+    assert len(server.requests) == 1 and not state.get("findings")  # the extraction only: no triage, no explanation
+    state = chat.say("is it healthy now?")
+    assert "is not healthy — not yet: 2 of 4 tasks running on api:62." in _reply(state)
+    assert len(server.requests) == 2
