@@ -7,12 +7,12 @@
                    ├─ planner (fix on known findings)                                  ├─ reply
                    ├─ reporter                                                         │
                    ├─ answer (read-only question) ─────────────────────────────────────┤
-                   └─ follow_up (healthy now, what changed, logs, timeline, sweep, help) ─┘
+                   └─ follow_up (healthy now, changes, logs, timeline, sweep, help) ───┘
 
 Rules find the cause, the model explains it: the model is asked for context extraction,
 explanations and read-only answers, never given a write. Follow-ups are answered on fresh reads
-(conversation/follow_ups.py): the thread's findings are what was true at the last check. The operations are the incident
-lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
+(conversation/follow_ups.py): the thread's findings are what was true at the last check. The
+operations are the incident lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
 an approved plan becomes that incident's plan (only when its target is the incident's), and the
 remediation, verification and reports are the lifecycle's, so "what happened?" renders the
 incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
