@@ -206,3 +206,12 @@ def test_with_a_model_the_follow_up_is_still_read_from_aws_and_the_model_only_ex
     state = chat.say("is it healthy now?")
     assert "is not healthy — not yet: 2 of 4 tasks running on api:62." in _reply(state)
     assert len(server.requests) == 2
+
+
+def test_what_happened_to_another_service_triages_that_service(play_scenario):
+    play_scenario("oom-after-deploy")
+    chat = Conversation()
+    first = chat.say("check prod/api")
+    state = chat.say("what happened to prod/billing?")
+    assert state["findings"]["target"]["service_arn"] == "arn:aws:ecs:us-east-1:123456789012:service/prod/billing"
+    assert state["incident_id"] != first["incident_id"] and state["context"]["intent"] == "diagnose"

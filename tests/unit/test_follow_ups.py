@@ -31,11 +31,14 @@ def test_the_follow_up_a_message_asks_for(text, kind):
     assert follow_ups.asked(text) == kind
 
 
-def test_a_vague_trouble_report_or_what_happened_before_any_incident_is_a_triage():
-    assert follow_ups.intent_for("trouble", {}) == "diagnose"
-    assert follow_ups.intent_for("timeline", {}) == "diagnose"
-    assert follow_ups.intent_for("timeline", {"incident_id": "chat-1"}) == "question"
-    assert not follow_ups.answers_itself("trouble", {}) and follow_ups.answers_itself("health", {})
+def test_a_vague_trouble_report_or_what_happened_without_an_incident_of_that_service_is_a_triage():
+    thread = {"incident_id": "chat-1", "findings": {"target": {"cluster": "prod", "service": "api"}}}
+    assert follow_ups.intent_for("trouble", thread, {}) == "diagnose"
+    assert follow_ups.intent_for("timeline", {}, {}) == "diagnose"
+    assert follow_ups.intent_for("timeline", thread, {}) == "question"
+    assert follow_ups.intent_for("timeline", thread, {"cluster": "prod", "service": "api"}) == "question"
+    assert follow_ups.intent_for("timeline", thread, {"cluster": "prod", "service": "billing"}) == "diagnose"
+    assert not follow_ups.answers_itself("trouble", {}, {}) and follow_ups.answers_itself("health", {}, {})
 
 
 PULL_403 = ("CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "

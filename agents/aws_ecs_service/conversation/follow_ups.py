@@ -59,17 +59,25 @@ def asked(text: str) -> str | None:
     return next((kind for kind, pattern in _KINDS if pattern.search(text)), None)
 
 
-def intent_for(kind: str | None, state: dict[str, Any]) -> str | None:
-    """The context's intent for a follow-up: a vague "something is off" (or "what happened?" before any incident)
-    asks for a triage; the others are questions (they never lead to a plan)."""
-    if kind == "trouble" or (kind == "timeline" and not state.get("incident_id")):
+def intent_for(kind: str | None, state: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """The context's intent for a follow-up: a vague "something is off", or "what happened?" with no incident of
+    the service in this conversation, asks for a triage; the others are questions (they never lead to a plan)."""
+    if kind == "trouble" or (kind == "timeline" and not _thread_incident_is_on(state, context)):
         return "diagnose"
     return "question" if kind else None
 
 
-def answers_itself(kind: str | None, state: dict[str, Any]) -> bool:
+def answers_itself(kind: str | None, state: dict[str, Any], context: dict[str, Any]) -> bool:
     """The follow-up node answers it (the others go the triage's way)."""
-    return kind is not None and intent_for(kind, state) == "question"
+    return kind is not None and intent_for(kind, state, context) == "question"
+
+
+def _thread_incident_is_on(state: dict[str, Any], context: dict[str, Any]) -> bool:
+    """The thread has an incident, and the context names no other service than the one it is about."""
+    target = (state.get("findings") or {}).get("target") or {}
+    named = (context.get("cluster"), context.get("service"))
+    return bool(state.get("incident_id")) and (named == (None, None) or named == (target.get("cluster"),
+                                                                                 target.get("service")))
 
 
 @dataclass

@@ -219,8 +219,6 @@ def build_graph(deps: Dependencies) -> StateGraph:
                 return {"context": context, "turn": {"route": "follow_up", "follow_up": pending["follow_up"]}}
             return {"context": context, "turn": {"route": _intent_route(context, state)}}  # the answer names one
 
-        follow_up = follow_ups.asked(text)
-        answered_here = follow_ups.answers_itself(follow_up, state)
         draft = ctxr.extract(text)
         model = deps.model(settings)
         if model is not None:
@@ -230,9 +228,11 @@ def build_graph(deps: Dependencies) -> StateGraph:
                 pass  # the rules' reading stands
         preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
         context = ctxr.merge(previous, draft)
+        follow_up = follow_ups.asked(text)
+        answered_here = follow_ups.answers_itself(follow_up, state, context)
         if follow_up != "more":
             context.pop("last_follow_up", None)
-        intent = follow_ups.intent_for(follow_up, state) or draft.get("intent")
+        intent = follow_ups.intent_for(follow_up, state, context) or draft.get("intent")
         refines = any(k in draft for k in ("started_after", "symptoms", "cluster", "service", "region", "environment"))
         if answered_here:
             intent = previous.get("intent") or "question"  # a follow-up leaves the thread's intent as it was
