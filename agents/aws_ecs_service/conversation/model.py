@@ -35,7 +35,7 @@ ENDPOINT_ENV = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
 MODEL_TIMEOUT_S = 30
 MAX_OUTPUT_TOKENS = 700
 EVIDENCE_LINES = 8
-EVIDENCE_LINE_CHARS = 300
+EVIDENCE_LINE_CHARS = 360  # an evidence line is cut at 300 around its decisive token, plus its "task/…: " prefix
 MAX_TOOL_ROUNDS = 3
 UNAVAILABLE_LINE = "(The model's explanation is unavailable right now: {reason}. The findings above are the " \
                    "deterministic result.)"
