@@ -12,7 +12,7 @@ import pytest
 
 from agents.aws_ecs_service.diagnosis.analyzers.analysis import Analysis
 from agents.aws_ecs_service.diagnosis.analyzers.base import Tier
-from agents.aws_ecs_service.diagnosis.analyzers.images import ImageAnalyzer, ImageCheck, image_checks
+from agents.aws_ecs_service.diagnosis.analyzers.images import ImageAnalyzer, image_checks
 from agents.aws_ecs_service.diagnosis.view import read_view
 from tests.unit.evidence_builder import ACCOUNT, REGION, EvidenceBuilder
 
@@ -252,7 +252,5 @@ def test_images_ecr_has_propose_nothing():
     assert proposed(document(steady(running=0), [entry(), entry(image=f"{ECR}:v2")])) == []
 
 
-def test_an_image_check_text_no_rule_knows_is_no_signal():
-    analysis = Analysis(read_view(document(steady(running=0), [])))
-    analysis.image_checks = [ImageCheck(TD.format(12), f"{ECR}:v1", "ThrottlingException " + ECR)]
-    assert ImageAnalyzer().propose(analysis) == []
+def test_an_ecr_failure_code_no_rule_knows_is_no_signal():
+    assert proposed(document(steady(running=0), [entry("KmsError"), entry("AccessDenied", image=f"{ECR}:v2")])) == []
