@@ -52,7 +52,7 @@ from ..domain.write_policy import WriteScope
 from ..operations.approvals import LocalApprovalStore
 from ..operations.local_incidents import LocalIncidentStore
 from ..operations.triage import compact_evidence, triage_service
-from . import approval_prompt, change_requests, requested_changes
+from . import approval_prompt, change_requests, plan_preferences, requested_changes
 from . import contextualizer as ctxr
 from . import model as llm
 from .replies import compose_reply, handoff_text
@@ -285,19 +285,19 @@ def build_graph(deps: Dependencies) -> StateGraph:
         return {**update, "explanation": explanation, **_turn(state, route=route, model_note=note)}
 
     def planner(state: AgentState) -> dict[str, Any]:
-        from ..operations.planner import build_plans
-
         result = TriageResult.model_validate(state["findings"])
-        prefs = state.get("preferences") or {}
-        plans = build_plans(result, state.get("evidence") or {}, state["incident_id"],
-                            {k: prefs[k] for k in ("risk", "deadline", "tone") if prefs.get(k)})
+        plans, notes = plan_preferences.options(result, state.get("evidence") or {}, state["incident_id"],
+                                                state.get("preferences") or {})
         chosen = _chosen_option(_last_user_text(state), plans)
         intent = state["context"].get("intent")
-        if intent == "fix" and plans[chosen].requires_write:
+        if state["turn"].get("route") == "explain":
+            route = "explain"  # new preferences on the same findings: the options again, then the explanation
+        elif intent == "fix" and plans[chosen].requires_write:
             route = "approval"
         else:
             route = "report" if intent == "report" else "reply"
-        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen, **_turn(state, route=route)}
+        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen,
+                **_turn(state, route=route, preference_notes=notes)}
 
     def change(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """An explicit change request: a plan for exactly it (to the approval prompt), or its refusal."""
@@ -427,12 +427,13 @@ def build_graph(deps: Dependencies) -> StateGraph:
                        ("reporter", reporter), ("answer", answer), ("reply", reply)):
         graph.add_node(name, node)
     graph.add_edge(START, "contextualize")
-    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "reply", "triage": "triage",
+    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "planner", "triage": "triage",
                                                           "plan": "planner", "report": "reporter",
                                                           "answer": "answer", "change": "change"})
     graph.add_conditional_edges("triage", _route, {"plan": "planner", "change": "change", "reply": "reply"})
     graph.add_conditional_edges("change", _route, {"approval": "approval", "reply": "reply"})
-    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
+    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply",
+                                                    "explain": "reply"})
     graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter",
                                                      "reply": "reply"})
     graph.add_conditional_edges("remediator", _route, {"verify": "verifier", "report": "reporter"})

@@ -21,7 +21,8 @@ from ..diagnosis.revisions import HealthyRevision, last_healthy_revision
 from ..domain.plan import Plan
 from ..domain.target import ServiceTarget
 from ..domain.write_policy import Refused, check_change, check_shape
-from ..operations.planner import PlanBuilder, build_plans
+from ..operations.planner import PlanBuilder
+from . import plan_preferences
 from .change_requests import ChangeRequest
 
 _RUNNING_CAP = 100  # running tasks read to pick one to restart
@@ -224,8 +225,7 @@ def respond(state: dict[str, Any], aws: Callable[[], AwsContext]) -> tuple[dict[
     result = TriageResult.model_validate(state["findings"])
     evidence = state.get("evidence") or {}
     prefs = state.get("preferences") or {}
-    alternatives = build_plans(result, evidence, state["incident_id"],
-                               {k: prefs[k] for k in ("risk", "deadline", "tone") if prefs.get(k)})
+    alternatives, _ = plan_preferences.options(result, evidence, state["incident_id"], prefs)
     current = (evidence.get("service") or {}).get("taskDefinition") or evidence.get("current_task_definition")
     now = read_now(aws(), result.target, request, current)
     found = answer(request, result, evidence, state["incident_id"], now, alternatives, str(prefs.get("tone") or
