@@ -120,9 +120,10 @@ def in_context(text: str, previous: dict[str, Any]) -> dict[str, Any]:
 
 
 def kept(context: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
-    """The merged context without a request that no longer holds: "fix it" asks for the diagnosis' plan instead,
-    and a request was about the service named then."""
+    """The merged context without a request that no longer holds: another ask ("fix it", "what happened?") moves
+    on from it, and it was about the service named then. A question in between ("why not?") keeps it."""
     moved = any(context.get(k) != previous.get(k) for k in ("cluster", "service", "region"))
-    if context.get("request") and (context.get("intent") == "fix" or (moved and context.get("intent") != "change")):
+    intent = context.get("intent")
+    if context.get("request") and (intent not in ("change", "question") or (moved and intent != "change")):
         return {k: v for k, v in context.items() if k != "request"}
     return context

@@ -178,9 +178,9 @@ class _Asked:
 
     def restart(self) -> Answer:
         return self._refused(
-            f"restart {self.name} (a new deployment that replaces every task)",
-            "a forced new deployment is not on my write allow-list (UpdateService may change only desiredCount by "
-            "±1 or the task definition revision)",
+            f"restart {self.name}",
+            "restarting every task is a forced new deployment, which is not on my write allow-list (UpdateService "
+            "may change only desiredCount by ±1 or the task definition revision)",
             f"I can restart one task at a time (StopTask; ECS starts a replacement): say \"restart one task of "
             f"{self.name}\" and I will ask for your approval.",
             self.cli.format("update-service") + f" --service {self.target.service} --force-new-deployment")
@@ -193,7 +193,10 @@ class _Asked:
         if not ours:
             named = f"task {self.request.task}" if self.request.task else "a running task"
             return self._refused(what, f"{named} of {self.name} is not running now, so there is nothing to restart")
-        task = sorted(ours, key=lambda t: str(t.get("startedAt") or t.get("createdAt") or ""))[0]  # the oldest
+        deployments = {d.get("id") for d in self.now.service.get("deployments") or []}
+        # the oldest task the service's own deployment started (any other is refused by the guard, with its reason)
+        task = sorted(ours, key=lambda t: (t.get("startedBy") not in deployments,
+                                           str(t.get("startedAt") or t.get("createdAt") or "")))[0]
         plan = self.builder.stop_task(task["taskArn"])
         reason = self._checked(plan, task=task)
         return Answer(plan=plan) if reason is None else self._refused(what, reason)
