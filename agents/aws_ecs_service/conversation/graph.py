@@ -1,10 +1,12 @@
 """The supervisor graph: contextualizer -> operations -> reply.
 
-    contextualize ─┬─ clarify / explain ───────────────────────────────────────────────┐
+    contextualize ─┬─ clarify ─────────────────────────────────────────────────────────┐
                    ├─ triage ─ planner ─┬─ approval ─┬─ remediator ─ verifier ─ reporter ┤
-                   │                    │            └─ (rejected) ─────────── reporter ┤
+                   │     │              │            └─ (rejected) ─────────── reporter ┤
+                   │     └── change ────┤ (a plan for exactly the request)              │
                    │                    └──────────────────────────────────────────────┤
-                   ├─ planner (fix on known findings)                                  ├─ reply
+                   ├─ planner (fix on known findings; explain: new preferences)         ├─ reply
+                   ├─ change (an explicit request on known findings; refused → reply)   │
                    ├─ reporter                                                         │
                    └─ answer (read-only question) ─────────────────────────────────────┘
 
@@ -13,9 +15,12 @@ explanations and read-only answers, never given a write. The operations are the 
 lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
 an approved plan becomes that incident's plan (only when its target is the incident's), and the
 remediation, verification and reports are the lifecycle's, so "what happened?" renders the
-incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
-node runs again from the top), and the graph is resumed with `Command(resume={"decision":
-"approve" | "reject", "by": "<who>"})`. Where the incident workflow applies approved plans (the
+incident's own record. An explicit change request ("scale it to 10", "delete the service") is
+answered about that request (conversation/requested_changes.py), never swapped for the
+diagnosis' plan. The approval `interrupt()` is the first thing its node does (a resumed node runs
+again from the top), and the graph is resumed with `Command(resume={"decision": "approve" |
+"reject", "by": "<who>"})`; any other answer (a question) is answered and the interrupt raised
+again (conversation/approval_prompt.py). Where the incident workflow applies approved plans (the
 deployed chat API), the caller records the approval and starts it, then resumes with
 `{"decision": "approve", "by": ..., "handoff": <chat_models.HandOff>}`: the thread remembers the
 hand-off and changes nothing itself.
