@@ -44,19 +44,30 @@ class Answer:
     text: str = ""  # the reply when there is no plan (refused, or nothing to change)
 
 
-def read_now(ctx: AwsContext, target: ServiceTarget, request: ChangeRequest, current_td: str | None) -> Now:
+def wanted_revision(request: ChangeRequest, target: ServiceTarget, evidence: dict[str, Any]) -> str | None:
+    """The task definition a revision request names, as a full ARN in the target's account and region (family:N
+    of the service's family), or the last revision that ran healthy when it names none."""
+    current = (evidence.get("service") or {}).get("taskDefinition") or evidence.get("current_task_definition")
+    if request.kind != "revision" or not current:
+        return None
+    if request.revision is None:
+        healthy = last_healthy_revision(evidence)
+        return healthy.arn if healthy else None
+    family = ecs_reads.family_revision(current)[0]
+    return f"arn:{target.partition}:ecs:{target.region}:{target.account}:task-definition/{family}:{request.revision}"
+
+
+def read_now(ctx: AwsContext, target: ServiceTarget, request: ChangeRequest, revision: str | None) -> Now:
     """Read what the request depends on. ClientError/BotoCoreError of the service read propagate (the caller says
     it could not read); a revision that cannot be read is an answer (refused, with why)."""
     ecs = ctx.client("ecs")
     found = ecs_reads.describe_service(ecs, target.cluster_arn, target.service_arn).get("services") or []
     now = Now(service=found[0] if found else {})
-    if request.kind == "revision" and request.revision is not None and current_td:
-        family = ecs_reads.family_revision(current_td)[0]
-        arn = f"arn:{target.partition}:ecs:{target.region}:{target.account}:task-definition/{family}:{request.revision}"
+    if revision:
         try:
-            now.task_definitions[arn] = ecs_reads.describe_task_definition(ecs, arn)
+            now.task_definitions[revision] = ecs_reads.describe_task_definition(ecs, revision)
         except (ClientError, BotoCoreError) as exc:
-            now.unreadable = f"{family}:{request.revision} cannot be read ({_error(exc)})"
+            now.unreadable = f"{ecs_reads.short_name(revision)} cannot be read ({_error(exc)})"
     if request.kind == "stop-task":
         for page in ecs_reads.task_arn_pages(ecs, target.cluster_arn, target.service, "RUNNING",
                                              _RUNNING_CAP):
@@ -142,17 +153,14 @@ class _Asked:
 
     def revision(self) -> Answer:
         healthy = last_healthy_revision(self.evidence)
-        if self.request.revision is None:
-            what = f"roll {self.name} back"
-            if healthy is None:
-                return self._refused(what, f"there is no earlier revision of {self.current} known to have run "
-                                           "healthy, so I have nothing to roll back to",
-                                     command=self.cli.format("update-service")
-                                     + f" --service {self.target.service} --task-definition <family:revision>")
-            return self._planned(self.builder.rollback_to(healthy), what)
-        family = ecs_reads.family_revision(self.builder.current)[0] if self.builder.current else self.target.service
-        wanted = f"{family}:{self.request.revision}"
-        what = f"move {self.name} to {wanted}"
+        if not self.now.task_definitions and not self.now.unreadable:  # no revision named, none ran healthy
+            return self._refused(f"roll {self.name} back", f"there is no earlier revision of {self.current} known "
+                                 "to have run healthy, so I have nothing to roll back to",
+                                 command=self.cli.format("update-service")
+                                 + f" --service {self.target.service} --task-definition <family:revision>")
+        wanted = (f"{self.current.rpartition(':')[0]}:{self.request.revision}" if self.request.revision is not None
+                  else ecs_reads.short_name(healthy.arn if healthy else ""))
+        what = f"move {self.name} to {wanted}" if self.request.revision is not None else f"roll {self.name} back"
         if wanted == self.current:
             return Answer(text=f"{self.name} already runs {wanted}: there is nothing to change.")
         nearest = (f"The last revision known to have run healthy is {ecs_reads.short_name(healthy.arn)}: say \"roll "
@@ -160,21 +168,13 @@ class _Asked:
                    if healthy and ecs_reads.short_name(healthy.arn) != wanted else None)
         if self.now.unreadable:
             return self._refused(what, self.now.unreadable, nearest)
-        arn, td = next(iter(self.now.task_definitions.items()))
+        [(arn, td)] = self.now.task_definitions.items()
         confirmed = healthy is not None and ecs_reads.short_name(healthy.arn) == wanted
         plan = self.builder.rollback_to(HealthyRevision(
             arn, healthy.source if confirmed and healthy else "the revision you named (not known to have run healthy)",
             confirmed))
         reason = self._checked(plan, task_definition=td)
-        if reason is not None:
-            return self._refused(what, reason, nearest)
-        return Answer(plan=plan)
-
-    def _planned(self, plan: Plan, what: str) -> Answer:
-        reason = self._checked(plan, task_definition=self.evidence["task_definitions"].get(plan.steps[0].params[
-            "taskDefinition"]) or {"family": ecs_reads.family_revision(plan.steps[0].params["taskDefinition"])[0],
-                                   "status": "ACTIVE", "taskDefinitionArn": plan.steps[0].params["taskDefinition"]})
-        return Answer(plan=plan) if reason is None else self._refused(what, reason)
+        return Answer(plan=plan) if reason is None else self._refused(what, reason, nearest)
 
     def restart(self) -> Answer:
         return self._refused(
@@ -229,8 +229,7 @@ def respond(state: dict[str, Any], aws: Callable[[], AwsContext]) -> tuple[dict[
     evidence = state.get("evidence") or {}
     prefs = state.get("preferences") or {}
     alternatives, _ = plan_preferences.options(result, evidence, state["incident_id"], prefs)
-    current = (evidence.get("service") or {}).get("taskDefinition") or evidence.get("current_task_definition")
-    now = read_now(aws(), result.target, request, current)
+    now = read_now(aws(), result.target, request, wanted_revision(request, result.target, evidence))
     found = answer(request, result, evidence, state["incident_id"], now, alternatives, str(prefs.get("tone") or
                                                                                         "technical"))
     if found.plan is not None:
