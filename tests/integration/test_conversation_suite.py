@@ -279,6 +279,7 @@ def _twin_chat() -> Conversation:
                         targets=[{"name": "both", "roleArn": ROLE, "regions": ["us-east-1", "us-west-2"]}])
 
 
+@pytest.mark.slow  # moto's ECS behind several triages and a verification
 def test_two_same_named_services_are_told_apart_by_region_and_only_the_chosen_one_changes(twins):
     east, west = twins
     chat = _twin_chat()
@@ -292,6 +293,7 @@ def test_two_same_named_services_are_told_apart_by_region_and_only_the_chosen_on
     assert (east.state()["desiredCount"], west.state()["desiredCount"]) == (4, 5)
 
 
+@pytest.mark.slow  # moto's ECS behind several triages and a verification
 def test_switching_region_moves_the_conversation_to_the_twin(twins):
     east, west = twins
     task = west.task()
@@ -306,6 +308,7 @@ def test_switching_region_moves_the_conversation_to_the_twin(twins):
     assert asked["steps"] == [f"ecs:StopTask(cluster=prod, task={task.rsplit('/', 1)[-1]})"]
 
 
+@pytest.mark.slow  # moto's ECS behind several triages and a verification
 def test_restart_one_task_stops_exactly_one_task_the_service_started(twins):
     east, _west = twins
     task = east.task()
