@@ -112,6 +112,17 @@ def test_restart_it_is_refused_as_a_forced_deployment_with_the_one_task_restart_
     assert "__interrupt__" not in state and _writes(fake) == []
 
 
+def test_with_writes_off_the_prompt_for_an_allowed_request_says_the_guard_will_refuse_it(play_scenario):
+    fake = play_scenario("cpu-saturated")
+    chat = Conversation(allow_write=False)
+    asked = _asked(chat.say("scale prod/api to 4"))
+    assert asked["steps"] == ["ecs:UpdateService(cluster=prod, service=api, desiredCount=4)"]
+    assert asked["text"].endswith("Note: writes are disabled (allowWrite is off): nothing was changed; approving "
+                                  "records the decision, and the policy guard will refuse the change.")
+    chat.resume({"decision": "yes", "by": "alice"})
+    assert _writes(fake) == [] and not chat.audit.list()[0].allowed
+
+
 def test_scaling_to_zero_is_refused_by_the_never_zero_rule(play_scenario):
     fake = play_scenario("cpu-saturated")
     state = Conversation(allow_write=True).say("stop the service prod/api")

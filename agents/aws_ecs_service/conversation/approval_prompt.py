@@ -30,13 +30,17 @@ _TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.I), t
 ))
 
 
-def payload(plan: Plan, findings: dict[str, Any] | None, request: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The interrupt value: the approval brief as data (`brief`) and as the text every prompt prints (`text`)."""
+def payload(plan: Plan, findings: dict[str, Any] | None, request: dict[str, Any] | None = None,
+            blocked: str | None = None) -> dict[str, Any]:
+    """The interrupt value: the approval brief as data (`brief`) and as the text every prompt prints (`text`);
+    `blocked` says why the guard will refuse the change even when approved (writes off, cluster not writable)."""
     asked = [f"You asked: {request['said']}"] if request and request.get("said") else []
+    note = [f"Note: {blocked}; approving records the decision, and the policy guard will refuse the change."] if (
+        blocked) else []
     return {
         "type": "approval", "incident_id": plan.incident_id, "plan_hash": plan.plan_hash, "title": plan.title,
         "summary": plan.summary, "risk": plan.risk, "steps": [s.api_call for s in plan.steps],
-        "brief": approval_brief(plan, findings), "text": "\n".join([*asked, *brief_lines(plan, findings)]),
+        "brief": approval_brief(plan, findings), "text": "\n".join([*asked, *brief_lines(plan, findings), *note]),
         "question": ASK + ' (API: resume with {"decision": "approve"} or {"decision": "reject"}.)'}
 
 

@@ -347,7 +347,9 @@ def build_graph(deps: Dependencies) -> StateGraph:
         plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
         # Nothing before this line may change anything: on resume the node runs again from the top (and every
         # earlier answer of this prompt comes back from its interrupt in order).
-        asked = approval_prompt.payload(plan, state.get("findings"), (state.get("context") or {}).get("request"))
+        blocked = WriteScope.of(deps.settings(config).allow_write, deps.writable_clusters).blocked_reason(plan.target)
+        asked = approval_prompt.payload(plan, state.get("findings"), (state.get("context") or {}).get("request"),
+                                        blocked)
         answer = interrupt(asked)
         decision, by, words = approval_prompt.decision_of(answer)
         while decision is None:  # a question, or neither yes nor no: answered, and the prompt asked again
