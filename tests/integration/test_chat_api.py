@@ -65,6 +65,8 @@ def test_a_conversation_triages_remembers_and_survives_a_new_container(play_scen
     assert pending["waiting"] == "thread" and pending["incident_id"] == first["incident_id"]
     assert pending["steps"] == ["ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:61)"]
     assert pending["plan_hash"] in second["reply"]
+    assert pending["brief"][0].startswith("Diagnosis: container-oom (confidence ")  # the email's and page's brief
+    assert "Service: prod/api in account 123456789012, region us-east-1" in pending["brief"]
     assert [c for c in fake.calls if c["write"]] == []  # asking changes nothing
 
     status, view = call("GET", f"/threads/{thread_id}")
@@ -191,6 +193,7 @@ def test_approving_an_incident_in_chat_resumes_its_workflow_like_the_email_link(
         assert (view["context"]["cluster"], view["context"]["service"]) == ("prod", "api")
         pending = view["pending_approval"]
         assert pending["waiting"] == "workflow" and pending["expires_at"]
+        assert pending["brief"][0].startswith("Diagnosis: ") and "To undo:" in pending["brief"]
         status, incident = call("GET", f"/incidents/{incident_id}")
         assert status == 200 and incident["status"] == "awaiting-approval"
         assert incident["pending_approval"] == pending and incident["plan"]["plan_hash"] == pending["plan_hash"]

@@ -1,10 +1,12 @@
 """The supervisor graph: contextualizer -> operations -> reply.
 
-    contextualize ─┬─ clarify / explain ───────────────────────────────────────────────┐
+    contextualize ─┬─ clarify ─────────────────────────────────────────────────────────┐
                    ├─ triage ─ planner ─┬─ approval ─┬─ remediator ─ verifier ─ reporter ┤
-                   │                    │            └─ (rejected) ─────────── reporter ┤
+                   │     │              │            └─ (rejected) ─────────── reporter ┤
+                   │     └── change ────┤ (a plan for exactly the request)              │
                    │                    └──────────────────────────────────────────────┤
-                   ├─ planner (fix on known findings)                                  ├─ reply
+                   ├─ planner (fix on known findings; explain: new preferences)         ├─ reply
+                   ├─ change (an explicit request on known findings; refused → reply)   │
                    ├─ reporter                                                         │
                    ├─ answer (read-only question) ─────────────────────────────────────┤
                    └─ follow_up (healthy now, changes, logs, timeline, sweep, help) ───┘
@@ -15,9 +17,12 @@ explanations and read-only answers, never given a write. Follow-ups are answered
 operations are the incident lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
 an approved plan becomes that incident's plan (only when its target is the incident's), and the
 remediation, verification and reports are the lifecycle's, so "what happened?" renders the
-incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
-node runs again from the top), and the graph is resumed with `Command(resume={"decision":
-"approve" | "reject", "by": "<who>"})`. Where the incident workflow applies approved plans (the
+incident's own record. An explicit change request ("scale it to 10", "delete the service") is
+answered about that request (conversation/requested_changes.py), never swapped for the
+diagnosis' plan. The approval `interrupt()` is the first thing its node does (a resumed node runs
+again from the top), and the graph is resumed with `Command(resume={"decision": "approve" |
+"reject", "by": "<who>"})`; any other answer (a question) is answered and the interrupt raised
+again (conversation/approval_prompt.py). Where the incident workflow applies approved plans (the
 deployed chat API), the caller records the approval and starts it, then resumes with
 `{"decision": "approve", "by": ..., "handoff": <chat_models.HandOff>}`: the thread remembers the
 hand-off and changes nothing itself.
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
@@ -53,9 +59,8 @@ from ..domain.write_policy import WriteScope
 from ..operations.approvals import LocalApprovalStore
 from ..operations.local_incidents import LocalIncidentStore
 from ..operations.triage import compact_evidence, triage_service
-from ..reports.approval_brief import approval_brief
+from . import approval_prompt, change_requests, follow_ups, plan_preferences, requested_changes
 from . import contextualizer as ctxr
-from . import follow_ups
 from . import model as llm
 from .replies import compose_reply, handoff_text
 from .state import AgentState, summary_line
@@ -68,7 +73,7 @@ log = logging.getLogger(__name__)
 
 CHAT_VERIFY_TIMEOUT_S = 300
 CHAT_VERIFY_POLL_S = 5.0
-_TARGETED = ("diagnose", "fix", "monitor", "report")
+_TARGETED = ("diagnose", "fix", "monitor", "report", "change")
 # the settings a Discovery is built from: one instance per distinct set
 _DISCOVERY_FIELDS = {"aws_region", "aws_profile", "planton_token", "org_id", "env_name", "targets"}
 
@@ -227,8 +232,9 @@ def build_graph(deps: Dependencies) -> StateGraph:
             except llm.ModelUnavailable:
                 pass  # the rules' reading stands
         preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
-        context = ctxr.merge(previous, draft)
-        follow_up = follow_ups.asked(text)
+        draft.update(change_requests.in_context(text, previous))  # "scale it to 10", or "do it" repeating it
+        context = change_requests.kept(ctxr.merge(previous, draft), previous)
+        follow_up = None if draft.get("intent") == "change" else follow_ups.asked(text)  # a request is answered as such
         answered_here = follow_ups.answers_itself(follow_up, state, context)
         if follow_up != "more":
             context.pop("last_follow_up", None)
@@ -271,6 +277,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
         decided = any(a.get("incident_id") == state.get("incident_id") for a in state.get("approvals") or [])
         if intent == "question":
             return "answer"
+        if intent == "change":  # about exactly what was asked; the findings first when there are none to go on
+            return "change" if same and state.get("incident_id") and not decided else "triage"
         if intent == "fix" and same and not decided:
             return "plan"
         if intent == "report" and same and state.get("incident_id"):
@@ -306,33 +314,47 @@ def build_graph(deps: Dependencies) -> StateGraph:
                                   "incident_id": incident.incident_id, "plans": [], "chosen_plan": None,
                                   "audit": [], "verification": None}
         explanation, note = _explain(deps.model(settings), findings, state.get("preferences") or {})
-        return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
+        route = "change" if context.get("intent") == "change" else "plan"
+        return {**update, "explanation": explanation, **_turn(state, route=route, model_note=note)}
 
     def planner(state: AgentState) -> dict[str, Any]:
-        from ..operations.planner import build_plans
-
         result = TriageResult.model_validate(state["findings"])
-        prefs = state.get("preferences") or {}
-        plans = build_plans(result, state.get("evidence") or {}, state["incident_id"],
-                            {k: prefs[k] for k in ("risk", "deadline", "tone") if prefs.get(k)})
+        plans, notes = plan_preferences.options(result, state.get("evidence") or {}, state["incident_id"],
+                                                state.get("preferences") or {})
         chosen = _chosen_option(_last_user_text(state), plans)
         intent = state["context"].get("intent")
-        if intent == "fix" and plans[chosen].requires_write:
+        if state["turn"].get("route") == "explain":
+            route = "explain"  # new preferences on the same findings: the options again, then the explanation
+        elif intent == "fix" and plans[chosen].requires_write:
             route = "approval"
         else:
             route = "report" if intent == "report" else "reply"
-        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen, **_turn(state, route=route)}
+        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen,
+                **_turn(state, route=route, preference_notes=notes)}
+
+    def change(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """An explicit change request: a plan for exactly it (to the approval prompt), or its refusal."""
+        settings = deps.settings(config)
+        try:
+            update, turn = requested_changes.respond(state, lambda: deps.aws(settings, state["context"]))
+        except (TriageError, ClientError, BotoCoreError) as exc:
+            target = state["findings"]["target"]
+            return _turn(state, route="reply", reply_text=f"I could not read {target['cluster']}/{target['service']} "
+                                                          f"now, so I changed nothing: {exc}")
+        return {**update, **_turn(state, **turn)}
 
     def approval(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
-        # Nothing before this line may change anything: on resume the node runs again from the top.
-        answer = interrupt({
-            "type": "approval", "incident_id": plan.incident_id, "plan_hash": plan.plan_hash, "title": plan.title,
-            "summary": plan.summary, "risk": plan.risk, "steps": [s.api_call for s in plan.steps],
-            "brief": approval_brief(plan, state.get("findings")),
-            "question": f"Approve plan {plan.plan_hash[:12]} ({plan.title}, risk {plan.risk})? Resume with "
-                        '{"decision": "approve"} or {"decision": "reject"}.'})
-        decision, by = _decision(answer)
+        # Nothing before this line may change anything: on resume the node runs again from the top (and every
+        # earlier answer of this prompt comes back from its interrupt in order).
+        blocked = WriteScope.of(deps.settings(config).allow_write, deps.writable_clusters).blocked_reason(plan.target)
+        asked = approval_prompt.payload(plan, state.get("findings"), (state.get("context") or {}).get("request"),
+                                        blocked)
+        answer = interrupt(asked)
+        decision, by, words = approval_prompt.decision_of(answer)
+        while decision is None:  # a question, or neither yes nor no: answered, and the prompt asked again
+            answer = interrupt({**asked, "answer": approval_prompt.reply_to(words, plan, state.get("findings"))})
+            decision, by, words = approval_prompt.decision_of(answer)
         handoff = answer.get("handoff") if isinstance(answer, dict) and decision == "approved" else None
         if handoff:  # recorded by the caller and applied by the incident workflow: nothing to do here
             handed = Approval(plan_hash=handoff["plan_hash"], incident_id=handoff["incident_id"], decision=decision,
@@ -448,15 +470,18 @@ def build_graph(deps: Dependencies) -> StateGraph:
 
     graph = StateGraph(AgentState)
     for name, node in (("contextualize", contextualize), ("triage", triage), ("planner", planner),
-                       ("approval", approval), ("remediator", remediator), ("verifier", verifier),
+                       ("change", change), ("approval", approval), ("remediator", remediator), ("verifier", verifier),
                        ("reporter", reporter), ("answer", answer), ("follow_up", follow_up), ("reply", reply)):
         graph.add_node(name, node)
     graph.add_edge(START, "contextualize")
-    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "reply", "triage": "triage",
+    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "planner", "triage": "triage",
                                                           "plan": "planner", "report": "reporter",
-                                                          "answer": "answer", "follow_up": "follow_up"})
-    graph.add_conditional_edges("triage", _route, {"plan": "planner", "reply": "reply"})
-    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
+                                                          "answer": "answer", "change": "change",
+                                                          "follow_up": "follow_up"})
+    graph.add_conditional_edges("triage", _route, {"plan": "planner", "change": "change", "reply": "reply"})
+    graph.add_conditional_edges("change", _route, {"approval": "approval", "reply": "reply"})
+    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply",
+                                                    "explain": "reply"})
     graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter",
                                                      "reply": "reply"})
     graph.add_conditional_edges("remediator", _route, {"verify": "verifier", "report": "reporter"})
@@ -504,16 +529,6 @@ def _chosen_option(text: str, plans: list[Plan]) -> int:
                 plan.option == "rollback" and re.search(r"\broll ?back\b", lowered)):
             return i
     return 0
-
-
-def _decision(answer: Any) -> tuple[str, str]:
-    """The resume value -> ("approved" | "rejected", who). Anything but an explicit approve is a rejection."""
-    if isinstance(answer, dict):
-        word, by = str(answer.get("decision", "")), str(answer.get("by") or "chat user")
-    else:
-        word, by = str(answer), "chat user"
-    approved = word.strip().lower() in ("approve", "approved", "yes", "y")
-    return ("approved" if approved else "rejected"), by
 
 
 def make_graph(config: RunnableConfig | None = None):

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from ..domain.approval import AlreadyDecided
 from ..domain.incident import Incident
 from ..domain.plan import Approval, Plan
+from ..reports.approval_brief import brief_lines
 from .approval_store import NoPendingApproval
 from .chat_handoff import hand_off, resume
 from .chat_models import (
@@ -234,7 +235,7 @@ class ChatService:
             return found
         return PendingApproval(waiting="thread", incident_id=asked["incident_id"], plan_hash=asked["plan_hash"],
                                title=asked["title"], summary=asked["summary"], risk=asked["risk"],
-                               steps=asked.get("steps") or [])
+                               steps=asked.get("steps") or [], brief=str(asked.get("text") or "").splitlines())
 
     def _workflow_pending(self, incident_id: str, incident: Incident | None = None) -> PendingApproval | None:
         request = self.approvals.pending_for(incident_id)
@@ -247,7 +248,8 @@ class ChatService:
             return None
         return PendingApproval(waiting="workflow", incident_id=incident_id, plan_hash=plan.plan_hash,
                                title=plan.title, summary=plan.summary, risk=plan.risk,
-                               steps=[s.api_call for s in plan.steps], expires_at=request.expires_at)
+                               steps=[s.api_call for s in plan.steps], brief=brief_lines(plan, incident.triage),
+                               expires_at=request.expires_at)
 
     @staticmethod
     def _approval_question(thread_id: str, asked: dict[str, Any]) -> str:
