@@ -24,7 +24,8 @@ def test_chat_streams_progress_asks_approval_and_continues_a_thread(play_scenari
     assert "new conversation thread-cli" in text and "SQLite file" in text
     assert "… checking prod/api (us-east-1): service, tasks, deployments, logs and metrics" in text
     assert "Root cause: scaled-to-zero" in text
-    assert "Plan " in text and "ecs:UpdateService(cluster=prod, service=api, desiredCount=1)" in text
+    assert "Plan: Restore api to 1 task" in text and "ecs:UpdateService(cluster=prod, service=api, desiredCount=1)" in text
+    assert "Service: prod/api in account 123456789012, region us-east-1" in text and "Diagnosis: scaled-to-zero" in text
     assert "Rejected: nothing was changed in AWS." in text
     assert not [c for c in fake.calls if c["write"]]
 
@@ -33,3 +34,26 @@ def test_chat_streams_progress_asks_approval_and_continues_a_thread(play_scenari
     assert "continuing conversation thread-cli" in text
     assert [c["op"] for c in fake.calls if c["write"]] == ["UpdateService"]
     assert "step 1: ecs:UpdateService ok" in text
+
+
+def test_a_question_at_the_approval_prompt_is_answered_and_the_prompt_asked_again(play_scenario, monkeypatch, tmp_path):
+    fake = play_scenario("oom-after-deploy")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("ALLOW_WRITE", "true")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    prompts: list[str] = []
+    printed: list[str] = []
+    feed = iter(["roll back prod/api", "what does it remove?", "how do I undo it?", "no", "exit"])
+
+    def answer(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(feed)
+
+    run_chat(thread_id="thread-q", input_fn=answer, print_fn=printed.append, sqlite_path=tmp_path / "chat.sqlite",
+             verify_timeout_s=2)
+    text = "\n".join(printed)
+    assert prompts.count("Approve this change? [y/N or a question] ") == 3  # asked again after each question
+    assert "It reverts or removes:\n  - memory 1024 -> 2048" in text
+    assert "To undo:\n  - ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:62)" in text
+    assert "Rejected: nothing was changed in AWS." in text
+    assert not [c for c in fake.calls if c["write"]]

@@ -264,12 +264,23 @@ def resolved_record(context: dict[str, Any]) -> ServiceRecord | None:
                          region=context["region"], account_id=context.get("account_id"), target=context.get("target"))
 
 
+def candidate_label(c: dict[str, str], candidates: list[dict[str, str]]) -> str:
+    """cluster/service, with its region (and account) where another candidate has the same names: twins are told
+    apart by where they run."""
+    label = f"{c['cluster']}/{c['service']}"
+    twins = [o for o in candidates if (o["cluster"], o["service"]) == (c["cluster"], c["service"])]
+    if len(twins) < 2:
+        return label
+    same_region = sum(o.get("region") == c.get("region") for o in twins) > 1
+    return f"{label} in {c.get('region')}" + (f" (account {c.get('account_id')})" if same_region else "")
+
+
 def clarifying_question(candidates: list[dict[str, str]], context: dict[str, Any]) -> str:
     if not candidates:
         wanted = context.get("service") or "the service"
         return (f"I could not find {wanted} among the ECS services I can see. Which cluster and service do you mean "
                 f"(for example prod/api)?")
-    shown = [f"{c['cluster']}/{c['service']}" for c in candidates[:MAX_CANDIDATES_SHOWN]]
+    shown = [candidate_label(c, candidates) for c in candidates[:MAX_CANDIDATES_SHOWN]]
     if len(shown) == 1:
         return f"Did you mean {shown[0]}?"
     return f"Which one do you mean: {', '.join(shown[:-1])} or {shown[-1]}?"
@@ -281,6 +292,9 @@ def pick_candidate(text: str, candidates: list[dict[str, str]]) -> dict[str, str
     exact = [c for c in candidates if f"{c['cluster']}/{c['service']}".lower() in lowered]
     if len(exact) == 1:
         return exact[0]
+    where = [c for c in exact or candidates if c.get("region") and c["region"] in lowered]  # twins: "us-west-2"
+    if len(where) == 1:
+        return where[0]
     words = [w.lower() for w in _WORD.findall(text)]
     if len(candidates) == 1 and words and set(words) <= _YES:
         return candidates[0]
@@ -305,7 +319,9 @@ def resolve_target(context: dict[str, Any], text: str,
     """
     if context.get("cluster") and context.get("service"):
         return context, []
-    records = list_services()
+    # one record per exact service (two credentials may reach the same one), in the region the context names
+    records = list({(r.account_id, r.region, r.cluster, r.name): r for r in reversed(list_services())
+                    if not context.get("region") or r.region == context["region"]}.values())[::-1]
     # a named cluster is the scope; its environment words only repeat it
     scope = {"cluster": context.get("cluster"),
              "environment": None if context.get("cluster") else context.get("environment")}

@@ -1,21 +1,28 @@
 """The supervisor graph: contextualizer -> operations -> reply.
 
-    contextualize ─┬─ clarify / explain ───────────────────────────────────────────────┐
+    contextualize ─┬─ clarify ─────────────────────────────────────────────────────────┐
                    ├─ triage ─ planner ─┬─ approval ─┬─ remediator ─ verifier ─ reporter ┤
-                   │                    │            └─ (rejected) ─────────── reporter ┤
+                   │     │              │            └─ (rejected) ─────────── reporter ┤
+                   │     └── change ────┤ (a plan for exactly the request)              │
                    │                    └──────────────────────────────────────────────┤
-                   ├─ planner (fix on known findings)                                  ├─ reply
+                   ├─ planner (fix on known findings; explain: new preferences)         ├─ reply
+                   ├─ change (an explicit request on known findings; refused → reply)   │
                    ├─ reporter                                                         │
-                   └─ answer (read-only question) ─────────────────────────────────────┘
+                   ├─ answer (read-only question) ─────────────────────────────────────┤
+                   └─ follow_up (healthy now, changes, logs, timeline, sweep, help) ───┘
 
 Rules find the cause, the model explains it: the model is asked for context extraction,
-explanations and read-only answers, never given a write. The operations are the incident
-lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
+explanations and read-only answers, never given a write. Follow-ups are answered on fresh reads
+(conversation/follow_ups.py): the thread's findings are what was true at the last check. The
+operations are the incident lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
 an approved plan becomes that incident's plan (only when its target is the incident's), and the
 remediation, verification and reports are the lifecycle's, so "what happened?" renders the
-incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
-node runs again from the top), and the graph is resumed with `Command(resume={"decision":
-"approve" | "reject", "by": "<who>"})`. Where the incident workflow applies approved plans (the
+incident's own record. An explicit change request ("scale it to 10", "delete the service") is
+answered about that request (conversation/requested_changes.py), never swapped for the
+diagnosis' plan. The approval `interrupt()` is the first thing its node does (a resumed node runs
+again from the top), and the graph is resumed with `Command(resume={"decision": "approve" |
+"reject", "by": "<who>"})`; any other answer (a question) is answered and the interrupt raised
+again (conversation/approval_prompt.py). Where the incident workflow applies approved plans (the
 deployed chat API), the caller records the approval and starts it, then resumes with
 `{"decision": "approve", "by": ..., "handoff": <chat_models.HandOff>}`: the thread remembers the
 hand-off and changes nothing itself.
@@ -31,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
@@ -51,7 +59,7 @@ from ..domain.write_policy import WriteScope
 from ..operations.approvals import LocalApprovalStore
 from ..operations.local_incidents import LocalIncidentStore
 from ..operations.triage import compact_evidence, triage_service
-from ..reports.approval_brief import approval_brief
+from . import approval_prompt, change_requests, follow_ups, plan_preferences, requested_changes
 from . import contextualizer as ctxr
 from . import model as llm
 from .replies import compose_reply, handoff_text
@@ -65,7 +73,7 @@ log = logging.getLogger(__name__)
 
 CHAT_VERIFY_TIMEOUT_S = 300
 CHAT_VERIFY_POLL_S = 5.0
-_TARGETED = ("diagnose", "fix", "monitor", "report")
+_TARGETED = ("diagnose", "fix", "monitor", "report", "change")
 # the settings a Discovery is built from: one instance per distinct set
 _DISCOVERY_FIELDS = {"aws_region", "aws_profile", "planton_token", "org_id", "env_name", "targets"}
 
@@ -111,11 +119,21 @@ class Dependencies:
         return self._discoveries[key]
 
     def services(self, settings: ECSDeepAgentConfig, region: str | None) -> list[ServiceRecord]:
+        return self.listing(settings, region, [])
+
+    def listing(self, settings: ECSDeepAgentConfig, region: str | None, problems: list[str]) -> list[ServiceRecord]:
+        """The services discovery lists; why it listed none is appended to `problems` (no credentials, Planton
+        unreachable), so the reply names the cause instead of "not found"."""
         try:
-            return self.discovery(settings, region).services.list_services()
+            directory = self.discovery(settings, region).services
+            records = directory.list_services()
         except Exception as exc:  # noqa: BLE001 - no listing (credentials, network): ask rather than fail the turn
             log.warning("could not list ECS services: %s", exc)
+            problems.append(str(exc))
             return []
+        if not records:
+            problems += getattr(directory, "last_scan_errors", None) or []
+        return records
 
     def sessions(self, settings: ECSDeepAgentConfig) -> SessionPool:
         """Sessions by target: the credentials configured for the target's account, in its region."""
@@ -202,6 +220,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
         pending = (state.get("turn") or {}).get("pending_question")
         if pending and (choice := ctxr.pick_candidate(text, pending.get("candidates") or [])):
             context = ctxr.resolved_to(previous, choice)
+            if pending.get("follow_up"):  # the question was asked to answer a follow-up: answer it now
+                return {"context": context, "turn": {"route": "follow_up", "follow_up": pending["follow_up"]}}
             return {"context": context, "turn": {"route": _intent_route(context, state)}}  # the answer names one
 
         draft = ctxr.extract(text)
@@ -212,10 +232,17 @@ def build_graph(deps: Dependencies) -> StateGraph:
             except llm.ModelUnavailable:
                 pass  # the rules' reading stands
         preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
-        context = ctxr.merge(previous, draft)
-        intent = draft.get("intent")
+        draft.update(change_requests.in_context(text, previous))  # "scale it to 10", or "do it" repeating it
+        context = change_requests.kept(ctxr.merge(previous, draft), previous)
+        follow_up = None if draft.get("intent") == "change" else follow_ups.asked(text)  # a request is answered as such
+        answered_here = follow_ups.answers_itself(follow_up, state, context)
+        if follow_up != "more":
+            context.pop("last_follow_up", None)
+        intent = follow_ups.intent_for(follow_up, state, context) or draft.get("intent")
         refines = any(k in draft for k in ("started_after", "symptoms", "cluster", "service", "region", "environment"))
-        if intent is None:
+        if answered_here:
+            intent = previous.get("intent") or "question"  # a follow-up leaves the thread's intent as it was
+        elif intent is None:
             if refines and (previous.get("intent") or "diagnose") != "question":
                 intent = "diagnose"  # a follow-up about the incident: look again with what we now know
             elif state.get("findings") and preferences != (state.get("preferences") or {}):
@@ -224,17 +251,24 @@ def build_graph(deps: Dependencies) -> StateGraph:
                 intent = previous.get("intent") or ("diagnose" if context.get("service") else "question")
         context["intent"] = intent
         update: dict[str, Any] = {"preferences": preferences} if preferences != state.get("preferences") else {}
+        if answered_here and follow_up in follow_ups.UNTARGETED:
+            return {**update, **_changed(state, context), "turn": {"route": "follow_up", "follow_up": follow_up}}
 
         if not (context.get("cluster") and context.get("service")):
-            context, candidates = ctxr.resolve_target(context, text, lambda: deps.services(settings,
-                                                                                        context.get("region")))
+            problems: list[str] = []
+            context, candidates = ctxr.resolve_target(context, text, lambda: deps.listing(settings,
+                                                                                       context.get("region"), problems))
             ambiguous = len(candidates) > 1
-            if not (context.get("cluster") and context.get("service")) and (intent in _TARGETED or ambiguous):
-                question = ctxr.clarifying_question(candidates, context)
+            if not (context.get("cluster") and context.get("service")) and (intent in _TARGETED or ambiguous
+                                                                            or answered_here):
+                question = (follow_ups.listing_problem(problems[0]) if problems and not candidates
+                            else ctxr.clarifying_question(candidates, context))
                 return {**update, **_changed(state, context), "turn": {
                     "route": "clarify", "reply_text": question,
-                    "pending_question": {"text": question, "candidates": candidates[:ctxr.MAX_CANDIDATES_SHOWN]}}}
-        return {**update, **_changed(state, context), "turn": {"route": _intent_route(context, state)}}
+                    "pending_question": {"text": question, "candidates": candidates[:ctxr.MAX_CANDIDATES_SHOWN],
+                                         **({"follow_up": follow_up} if answered_here else {})}}}
+        route = "follow_up" if answered_here else _intent_route(context, state)
+        return {**update, **_changed(state, context), "turn": {"route": route, "follow_up": follow_up}}
 
     def _intent_route(context: dict[str, Any], state: AgentState) -> str:
         intent = context.get("intent") or "diagnose"
@@ -243,6 +277,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
         decided = any(a.get("incident_id") == state.get("incident_id") for a in state.get("approvals") or [])
         if intent == "question":
             return "answer"
+        if intent == "change":  # about exactly what was asked; the findings first when there are none to go on
+            return "change" if same and state.get("incident_id") and not decided else "triage"
         if intent == "fix" and same and not decided:
             return "plan"
         if intent == "report" and same and state.get("incident_id"):
@@ -258,8 +294,9 @@ def build_graph(deps: Dependencies) -> StateGraph:
         try:
             result, evidence = triage_service(deps.aws(settings, context), cluster, service, since,
                                               settings.allow_sensitive_data, _progress())
-        except TriageError as exc:
-            return _turn(state, route="reply", reply_text=f"I could not check {cluster}/{service}: {exc}")
+        except TriageError as exc:  # a name that does not exist gets the closest ones that do
+            return _turn(state, **follow_ups.not_found_turn(exc, context, lambda: deps.services(
+                settings, context.get("region"))))
         if context.get("account_id") and result.target.account != context["account_id"]:
             return _turn(state, route="reply", reply_text=(
                 f"{cluster}/{service} is in account {context['account_id']}, but the credentials I have reach account "
@@ -277,33 +314,47 @@ def build_graph(deps: Dependencies) -> StateGraph:
                                   "incident_id": incident.incident_id, "plans": [], "chosen_plan": None,
                                   "audit": [], "verification": None}
         explanation, note = _explain(deps.model(settings), findings, state.get("preferences") or {})
-        return {**update, "explanation": explanation, **_turn(state, route="plan", model_note=note)}
+        route = "change" if context.get("intent") == "change" else "plan"
+        return {**update, "explanation": explanation, **_turn(state, route=route, model_note=note)}
 
     def planner(state: AgentState) -> dict[str, Any]:
-        from ..operations.planner import build_plans
-
         result = TriageResult.model_validate(state["findings"])
-        prefs = state.get("preferences") or {}
-        plans = build_plans(result, state.get("evidence") or {}, state["incident_id"],
-                            {k: prefs[k] for k in ("risk", "deadline", "tone") if prefs.get(k)})
+        plans, notes = plan_preferences.options(result, state.get("evidence") or {}, state["incident_id"],
+                                                state.get("preferences") or {})
         chosen = _chosen_option(_last_user_text(state), plans)
         intent = state["context"].get("intent")
-        if intent == "fix" and plans[chosen].requires_write:
+        if state["turn"].get("route") == "explain":
+            route = "explain"  # new preferences on the same findings: the options again, then the explanation
+        elif intent == "fix" and plans[chosen].requires_write:
             route = "approval"
         else:
             route = "report" if intent == "report" else "reply"
-        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen, **_turn(state, route=route)}
+        return {"plans": [p.model_dump(mode="json") for p in plans], "chosen_plan": chosen,
+                **_turn(state, route=route, preference_notes=notes)}
+
+    def change(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """An explicit change request: a plan for exactly it (to the approval prompt), or its refusal."""
+        settings = deps.settings(config)
+        try:
+            update, turn = requested_changes.respond(state, lambda: deps.aws(settings, state["context"]))
+        except (TriageError, ClientError, BotoCoreError) as exc:
+            target = state["findings"]["target"]
+            return _turn(state, route="reply", reply_text=f"I could not read {target['cluster']}/{target['service']} "
+                                                          f"now, so I changed nothing: {exc}")
+        return {**update, **_turn(state, **turn)}
 
     def approval(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         plan = Plan.model_validate(state["plans"][state["chosen_plan"]])
-        # Nothing before this line may change anything: on resume the node runs again from the top.
-        answer = interrupt({
-            "type": "approval", "incident_id": plan.incident_id, "plan_hash": plan.plan_hash, "title": plan.title,
-            "summary": plan.summary, "risk": plan.risk, "steps": [s.api_call for s in plan.steps],
-            "brief": approval_brief(plan, state.get("findings")),
-            "question": f"Approve plan {plan.plan_hash[:12]} ({plan.title}, risk {plan.risk})? Resume with "
-                        '{"decision": "approve"} or {"decision": "reject"}.'})
-        decision, by = _decision(answer)
+        # Nothing before this line may change anything: on resume the node runs again from the top (and every
+        # earlier answer of this prompt comes back from its interrupt in order).
+        blocked = WriteScope.of(deps.settings(config).allow_write, deps.writable_clusters).blocked_reason(plan.target)
+        asked = approval_prompt.payload(plan, state.get("findings"), (state.get("context") or {}).get("request"),
+                                        blocked)
+        answer = interrupt(asked)
+        decision, by, words = approval_prompt.decision_of(answer)
+        while decision is None:  # a question, or neither yes nor no: answered, and the prompt asked again
+            answer = interrupt({**asked, "answer": approval_prompt.reply_to(words, plan, state.get("findings"))})
+            decision, by, words = approval_prompt.decision_of(answer)
         handoff = answer.get("handoff") if isinstance(answer, dict) and decision == "approved" else None
         if handoff:  # recorded by the caller and applied by the incident workflow: nothing to do here
             handed = Approval(plan_hash=handoff["plan_hash"], incident_id=handoff["incident_id"], decision=decision,
@@ -390,6 +441,18 @@ def build_graph(deps: Dependencies) -> StateGraph:
         except TriageError as exc:
             return _turn(state, route="reply", reply_text=f"I could not read that: {exc}")
 
+    def follow_up(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        settings = deps.settings(config)
+        kind = state["turn"]["follow_up"]
+        reach = follow_ups.Reach(
+            aws=lambda context: deps.aws(settings, context), incident=deps.incidents.find,
+            services=lambda: deps.services(settings, state["context"].get("region")),
+            session_for=lambda record: deps.discovery(settings).session_for_service(record),
+            allow_sensitive_data=settings.allow_sensitive_data, progress=_progress())
+        text = follow_ups.answer(kind, state, _last_user_text(state), reach)
+        context = {**state["context"], "last_follow_up": kind} if kind == "logs" else state["context"]
+        return {**_changed(state, context), **_turn(state, route="reply", reply_text=text)}
+
     # ---- reply --------------------------------------------------------------------------------------
     def reply(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         turn = dict(state.get("turn") or {})
@@ -407,21 +470,25 @@ def build_graph(deps: Dependencies) -> StateGraph:
 
     graph = StateGraph(AgentState)
     for name, node in (("contextualize", contextualize), ("triage", triage), ("planner", planner),
-                       ("approval", approval), ("remediator", remediator), ("verifier", verifier),
-                       ("reporter", reporter), ("answer", answer), ("reply", reply)):
+                       ("change", change), ("approval", approval), ("remediator", remediator), ("verifier", verifier),
+                       ("reporter", reporter), ("answer", answer), ("follow_up", follow_up), ("reply", reply)):
         graph.add_node(name, node)
     graph.add_edge(START, "contextualize")
-    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "reply", "triage": "triage",
+    graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "planner", "triage": "triage",
                                                           "plan": "planner", "report": "reporter",
-                                                          "answer": "answer"})
-    graph.add_conditional_edges("triage", _route, {"plan": "planner", "reply": "reply"})
-    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
+                                                          "answer": "answer", "change": "change",
+                                                          "follow_up": "follow_up"})
+    graph.add_conditional_edges("triage", _route, {"plan": "planner", "change": "change", "reply": "reply"})
+    graph.add_conditional_edges("change", _route, {"approval": "approval", "reply": "reply"})
+    graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply",
+                                                    "explain": "reply"})
     graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter",
                                                      "reply": "reply"})
     graph.add_conditional_edges("remediator", _route, {"verify": "verifier", "report": "reporter"})
     graph.add_edge("verifier", "reporter")
     graph.add_edge("reporter", "reply")
     graph.add_edge("answer", "reply")
+    graph.add_edge("follow_up", "reply")
     graph.add_edge("reply", END)
     return graph
 
@@ -462,16 +529,6 @@ def _chosen_option(text: str, plans: list[Plan]) -> int:
                 plan.option == "rollback" and re.search(r"\broll ?back\b", lowered)):
             return i
     return 0
-
-
-def _decision(answer: Any) -> tuple[str, str]:
-    """The resume value -> ("approved" | "rejected", who). Anything but an explicit approve is a rejection."""
-    if isinstance(answer, dict):
-        word, by = str(answer.get("decision", "")), str(answer.get("by") or "chat user")
-    else:
-        word, by = str(answer), "chat user"
-    approved = word.strip().lower() in ("approve", "approved", "yes", "y")
-    return ("approved" if approved else "rejected"), by
 
 
 def make_graph(config: RunnableConfig | None = None):

@@ -77,6 +77,7 @@ def compose_reply(state: dict[str, Any], allow_write: bool) -> str:
         parts.append(state["model_note"])
     plans = [Plan.model_validate(p) for p in state.get("plans") or []]
     parts += options_text(plans, allow_write, prefs.get("deadline_text"))
+    parts += state.get("preference_notes") or []  # what the person's risk tolerance or deadline left out
     return "\n".join(parts)
 
 

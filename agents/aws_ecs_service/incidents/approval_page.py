@@ -51,7 +51,8 @@ def plan_page(incident: Incident | None, plan: Plan, decision: str, expires_at: 
         f"<p><b>Diagnosis:</b> {escape(brief['diagnosis'])}</p>"
         f"<p>{escape(plan.summary)}</p>"
         f"<h2>Changes (risk {escape(plan.risk)}, plan <code>{escape(plan.plan_hash)}</code>)</h2><ol>{steps}</ol>"
-        + (f"<h2>It reverts</h2><ul>{items(brief['reverts'])}</ul>" if brief["reverts"] else "")
+        + (f"<h2>It reverts or removes</h2><ul>{items(brief['reverts'])}</ul>" if brief["reverts"] else
+           "<p>It reverts or removes nothing.</p>" if brief["calls"] else "")
         + (f"<h2>To undo</h2><ul>{items(brief['undo'])}</ul>" if brief["undo"] else "")
         + (f"<h2>A person must still</h2><ul>{items(brief['manual_steps'])}</ul>" if brief["manual_steps"] else "")
         + (f"<h2>Success criteria</h2><ul>{items(plan.success_criteria)}</ul>" if plan.success_criteria else "")

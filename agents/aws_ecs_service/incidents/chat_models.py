@@ -63,6 +63,10 @@ class PendingApproval(BaseModel):
     summary: str
     risk: str
     steps: list[str] = Field(description="the AWS calls the plan would make")
+    brief: list[str] = Field(default_factory=list, description=(
+        "the approval brief, one line each, as the email and the page show it: the diagnosis with its confidence, "
+        "the exact service (account, region, cluster, service), the calls, what it reverts or removes, risk, how "
+        "to undo it, what a person must still do"))
     expires_at: dt.datetime | None = None
 
 

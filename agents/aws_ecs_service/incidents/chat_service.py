@@ -22,6 +22,7 @@ from typing import Any, Literal
 from ..domain.approval import AlreadyDecided
 from ..domain.incident import Incident
 from ..domain.plan import Approval, Plan
+from ..reports.approval_brief import brief_lines
 from .approval_store import NoPendingApproval
 from .chat_handoff import hand_off, resume
 from .chat_models import (
@@ -43,6 +44,9 @@ from .thread_store import PostgresThreadStore, Thread
 API_VERIFY_TIMEOUT_S = 20
 API_VERIFY_POLL_S = 2.0
 REPORT_LINK_TTL_S = 900
+# A chat turn's model calls end this long after the request started (API Gateway ends it at 29 s): what is left
+# covers the turn's AWS reads, saving its checkpoint and answering.
+TURN_BUDGET_S = 22.0
 
 
 class ModelUnavailableTurn(Exception):
@@ -111,11 +115,15 @@ class ChatService:
                 "intent": "diagnose"}}, as_node="reply")
         return thread, created
 
-    def send(self, thread_id: str, text: str) -> MessageReply:
-        """One turn; raises ModelUnavailableTurn (with the reply) when the model failed during it."""
+    def send(self, thread_id: str, text: str, budget_s: float | None = None) -> MessageReply:
+        """One turn; its model calls share `budget_s` (None: no deadline). Raises ModelUnavailableTurn (with the
+        reply) when the model failed or ran out of time during it."""
+        from ..conversation.turn_budget import turn_deadline
+
         thread = self.threads.load(thread_id)
-        values = self.graph.invoke({"messages": [{"role": "user", "content": text}]}, self._config(thread_id),
-                                   durability="exit")
+        with turn_deadline(budget_s):
+            values = self.graph.invoke({"messages": [{"role": "user", "content": text}]}, self._config(thread_id),
+                                       durability="exit")
         self.svc.metrics.count("ChatMessage")
         asked = _approval_asked([i.value for i in values.get("__interrupt__") or []])
         reply = MessageReply(thread_id=thread_id, incident_id=values.get("incident_id"),
@@ -227,7 +235,7 @@ class ChatService:
             return found
         return PendingApproval(waiting="thread", incident_id=asked["incident_id"], plan_hash=asked["plan_hash"],
                                title=asked["title"], summary=asked["summary"], risk=asked["risk"],
-                               steps=asked.get("steps") or [])
+                               steps=asked.get("steps") or [], brief=str(asked.get("text") or "").splitlines())
 
     def _workflow_pending(self, incident_id: str, incident: Incident | None = None) -> PendingApproval | None:
         request = self.approvals.pending_for(incident_id)
@@ -240,7 +248,8 @@ class ChatService:
             return None
         return PendingApproval(waiting="workflow", incident_id=incident_id, plan_hash=plan.plan_hash,
                                title=plan.title, summary=plan.summary, risk=plan.risk,
-                               steps=[s.api_call for s in plan.steps], expires_at=request.expires_at)
+                               steps=[s.api_call for s in plan.steps], brief=brief_lines(plan, incident.triage),
+                               expires_at=request.expires_at)
 
     @staticmethod
     def _approval_question(thread_id: str, asked: dict[str, Any]) -> str:

@@ -98,12 +98,12 @@ def _turn(graph: Any, payload: Any, run_config: dict[str, Any], input_fn: Callab
                     print_fn(f"agent> {update['messages'][-1].content}")
     if pending is None:
         return None
-    print_fn(f"agent> Plan {pending['plan_hash'][:12]}: {pending['title']} (risk {pending['risk']})")
-    for step in pending.get("steps") or []:
-        print_fn(f"         {step}")
+    # the approval brief the email and the page show; after a question, the graph's answer to it
+    print_fn(f"agent> {pending.get('answer') or pending['text']}")
     try:
-        answer = input_fn("Approve this change? [y/N] ").strip().lower()
+        answer = input_fn("Approve this change? [y/N or a question] ").strip()
     except EOFError:
         answer = ""
-    decision = "approve" if answer in ("y", "yes") else "reject"
-    return Command(resume={"decision": decision, "by": getpass.getuser()})
+    # Enter (or end of input) is the prompt's default, no; anything else goes to the graph, which decides on an
+    # explicit yes or no and answers a question by asking again
+    return Command(resume={"decision": answer or "reject", "by": getpass.getuser()})

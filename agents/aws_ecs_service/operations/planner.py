@@ -18,7 +18,7 @@ from typing import Any
 from ..diagnosis import taskdef_diff, taxonomy
 from ..diagnosis.evidence import parse_time
 from ..diagnosis.result import TriageResult
-from ..diagnosis.revisions import last_healthy_revision
+from ..diagnosis.revisions import HealthyRevision, last_healthy_revision
 from ..domain.plan import Plan, PlanStep
 
 ROLLBACK_DURATION_S = 300  # new tasks start, pass health checks, old ones drain
@@ -31,7 +31,7 @@ def build_plans(result: TriageResult, evidence: dict[str, Any], incident_id: str
                 preferences: dict[str, Any] | None = None) -> list[Plan]:
     """The repair options for one triage, recommended first (never empty)."""
     prefs = preferences or {}
-    builder = _Builder(result, evidence, incident_id, str(prefs.get("tone") or "technical"))
+    builder = PlanBuilder(result, evidence, incident_id, str(prefs.get("tone") or "technical"))
     if result.root_cause.category == "healthy" or result.status == "healthy":
         return [builder.no_action()]
     if not builder.svc:
@@ -77,8 +77,14 @@ def _short(arn: Any) -> str:
     return taskdef_diff.short_name(str(arn or ""))
 
 
-class _Builder:
-    """Makes the plans of one triage; holds what every plan reads from the evidence."""
+def _revision(arn: Any) -> int:
+    tail = _short(arn).rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PlanBuilder:
+    """Makes the plans of one triage; holds what every plan reads from the evidence. The diagnosis' options and a
+    person's explicit request (conversation/requested_changes.py) are built by the same methods."""
 
     def __init__(self, result: TriageResult, evidence: dict[str, Any], incident_id: str, tone: str):
         self.result, self.evidence, self.incident_id = result, evidence, incident_id
@@ -121,8 +127,11 @@ class _Builder:
         wanted = "rollback" in self.kinds or (not self.kinds and self.plan == "rollback") or (
             self.plan == "scale-out" and self._recent_deployment())
         healthy = last_healthy_revision(self.evidence) if wanted and self.current else None
-        if healthy is None:
-            return None
+        return self.rollback_to(healthy) if healthy is not None else None
+
+    def rollback_to(self, healthy: HealthyRevision) -> Plan:
+        """UpdateService to another revision of the family: the last one that ran healthy, or the one a person
+        named (its health unknown unless `confirmed`)."""
         now, then = _short(self.current), _short(healthy.arn)
         params = {"cluster": self.target.cluster_arn, "service": self.target.service_arn, "taskDefinition": healthy.arn}
         step = PlanStep(
@@ -144,7 +153,9 @@ class _Builder:
         else:
             summary = (f"UpdateService {self.cluster}/{self.service} taskDefinition {now} -> {then}, the last revision "
                        f"that ran healthy ({healthy.source}). Cost: reverts {cost}.")
-        return self._plan(option="rollback", title=f"Roll back {self.service} to {then}", summary=summary, steps=[step],
+        forward = _revision(healthy.arn) > _revision(self.current)
+        title = f"{'Move' if forward else 'Roll back'} {self.service} {'forward ' if forward else ''}to {then}"
+        return self._plan(option="rollback", title=title, summary=summary, steps=[step],
                           reverts=[c.describe() for c in reverted] or [f"everything {now} changed"],
                           risk="low" if healthy.confirmed else "medium", expected_duration_s=ROLLBACK_DURATION_S,
                           success_criteria=self._criteria(f"runningCount == desiredCount ({self.desired}) on {then}"),
@@ -154,7 +165,11 @@ class _Builder:
         from_zero = self.plan == "restore-capacity" and self.desired == 0
         if not (from_zero or (self.desired > 0 and (self.plan == "scale-out" or "scale" in self.kinds))):
             return None
-        wanted = self.desired + 1
+        return self.scale_to(self.desired + 1)
+
+    def scale_to(self, wanted: int) -> Plan:
+        """desiredCount to `wanted` (the write policy allows ±1 of the observed count, never 0)."""
+        from_zero = self.desired == 0
         step = PlanStep(
             number=1, action="update_service_desired_count",
             api_call=f"ecs:UpdateService(cluster={self.cluster}, service={self.service}, desiredCount={wanted})",
@@ -167,19 +182,43 @@ class _Builder:
         )
         td = self._taskdef(self.current)
         size = f"{td.get('cpu', '?')} CPU units / {td.get('memory', '?')} MiB"
+        removes: list[str] = []
         if from_zero:
             title = f"Restore {self.service} to 1 task"
             summary = (f"Start one task of {self.service} again ({_short(self.current)}, {size}). If the scale to 0 "
                        "was intended (maintenance, cost), this undoes it.")
-        else:
+        elif wanted > self.desired:
             title = f"Scale {self.service} out to {wanted} tasks"
             summary = (f"Add one task to {self.service} ({self.desired} -> {wanted}). Cost: one more "
                        f"{_short(self.current)} task ({size}) while it runs.")
+        else:
+            title = f"Scale {self.service} in to {wanted} task{'s' if wanted > 1 else ''}"
+            summary = (f"Remove one task of {self.service} ({self.desired} -> {wanted}): ECS stops one running task; "
+                       "the others take its load.")
+            removes = [f"one of the {self.desired} tasks (desiredCount {self.desired} -> {wanted})"]
         if not self.business:
             summary = f"UpdateService {self.cluster}/{self.service} desiredCount {self.desired} -> {wanted}. " + summary
-        return self._plan(option="restore-capacity" if from_zero else "scale-out", title=title, summary=summary,
-                          steps=[step], risk="medium" if from_zero else "low", expected_duration_s=SCALE_DURATION_S,
+        option = "restore-capacity" if from_zero else "scale-out" if wanted > self.desired else "scale-in"
+        return self._plan(option=option, title=title, summary=summary, steps=[step], reverts=removes,
+                          risk="low" if option == "scale-out" else "medium", expected_duration_s=SCALE_DURATION_S,
                           success_criteria=self._criteria(f"runningCount == desiredCount == {wanted}"),
+                          manual_steps=self.manual_steps())
+
+    def stop_task(self, task_arn: str) -> Plan:
+        """StopTask of one of the service's own tasks: ECS starts a replacement (a restart of one task)."""
+        name = _short(task_arn)
+        step = PlanStep(
+            number=1, action="stop_task", api_call=f"ecs:StopTask(cluster={self.cluster}, task={name})",
+            params={"cluster": self.target.cluster_arn, "task": task_arn,
+                    "reason": "restarted by the ECS incident agent (approved in chat)"},
+            expected_before={}, description=f"Stop task {name} of {self.service}; ECS starts a replacement",
+            success_criteria=[f"a replacement task runs and runningCount == desiredCount ({self.desired})"],
+            undo="nothing to undo: ECS replaces the stopped task from the service's current revision")
+        return self._plan(option="stop-task", title=f"Restart one task of {self.service} ({name})",
+                          summary=f"StopTask {name}: the service's scheduler starts a new task in its place.",
+                          steps=[step], reverts=[f"task {name} (its in-flight requests fail; a replacement starts)"],
+                          risk="low" if self.desired > 1 else "medium", expected_duration_s=SCALE_DURATION_S,
+                          success_criteria=self._criteria(f"runningCount == desiredCount ({self.desired})"),
                           manual_steps=self.manual_steps())
 
     # ---- what a person must do ------------------------------------------------------------------

@@ -41,7 +41,9 @@ def brief_lines(plan: Plan, triage: dict[str, Any] | None) -> list[str]:
         "Exact change:", *[f"  {i}. {call}" for i, call in enumerate(b["calls"], 1)],
     ]
     if b["reverts"]:
-        lines += ["It reverts:", *[f"  - {r}" for r in b["reverts"][:6]]]
+        lines += ["It reverts or removes:", *[f"  - {r}" for r in b["reverts"][:6]]]
+    elif b["calls"]:
+        lines.append("It reverts or removes nothing.")
     if b["undo"]:
         lines += ["To undo:", *[f"  - {u}" for u in b["undo"]]]
     if b["manual_steps"]:
