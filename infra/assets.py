@@ -34,7 +34,7 @@ OMITTED = {
 MB = 1_000_000
 
 _LIGHT = ("boto3", "pydantic", "aws-lambda-powertools", "psycopg")
-_WORKFLOW = (*_LIGHT, "pyyaml", "aws-xray-sdk")
+_WORKFLOW = (*_LIGHT, "pyyaml", "pydantic-settings", "aws-xray-sdk")
 
 
 @dataclass(frozen=True)

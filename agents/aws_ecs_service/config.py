@@ -1,15 +1,21 @@
-"""ECSDeepAgentConfig: agent.yaml < environment variables < LangGraph `configurable`.
+"""ECSDeepAgentConfig: agent.yaml < environment variables < explicit fields (or LangGraph `configurable`).
 
-Unknown fields are ignored on purpose: LangGraph Studio and other callers send extras.
+`ECSDeepAgentConfig(aws_region="us-east-1")` takes the fields given and reads the rest from the environment
+(the names of _ENV_KEYS) and agent.yaml (pydantic-settings); `ECSDeepAgentConfig.load(...)` does the same from
+a given environment mapping and file. Unknown fields are ignored on purpose: LangGraph Studio and other callers
+send extras.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -46,8 +52,8 @@ _ENV_KEYS = {
 }
 
 
-class ECSDeepAgentConfig(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class ECSDeepAgentConfig(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     model_name: str = DEFAULT_MODEL
     allow_write: bool = False
@@ -74,19 +80,50 @@ class ECSDeepAgentConfig(BaseModel):
         configurable: Mapping[str, Any] | None = None,
         **overrides: Any,
     ) -> ECSDeepAgentConfig:
-        """Merge the three sources in order of precedence, then explicit overrides."""
-        values: dict[str, Any] = {}
-        values.update(_read_yaml(yaml_path))
-        env = os.environ if env is None else env
-        # AWS_REGION wins over AWS_DEFAULT_REGION, as in boto3.
-        for key in ("AWS_DEFAULT_REGION", *[k for k in _ENV_KEYS if k != "AWS_DEFAULT_REGION"]):
-            if env.get(key):
-                values[_ENV_KEYS[key]] = env[key]
-        for key, value in (configurable or {}).items():
-            if key in cls.model_fields and value is not None:
-                values[key] = value
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        """The settings read from `env` (default: the process environment) and `yaml_path` (default: agent.yaml or
+        ECS_AGENT_CONFIG), with `configurable`'s known fields and then `overrides` on top (None: not given)."""
+        explicit = {k: v for k, v in (configurable or {}).items() if k in cls.model_fields and v is not None}
+        explicit.update({k: v for k, v in overrides.items() if v is not None})
+        token = _SOURCES.set((os.environ if env is None else env, yaml_path))
+        try:
+            return cls(**explicit)
+        finally:
+            _SOURCES.reset(token)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   **_: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit fields, then the environment's _ENV_KEYS, then agent.yaml (no .env file, no other names)."""
+        return (init_settings, _Values(settings_cls, lambda: _env_values(_SOURCES.get()[0])),
+                _Values(settings_cls, lambda: _read_yaml(_SOURCES.get()[1])))
+
+
+# The environment and agent.yaml path the settings are read from: `load` names them for one construction.
+_SOURCES: ContextVar[tuple[Mapping[str, str], str | os.PathLike | None]] = ContextVar(
+    "ecs_agent_config_sources", default=(os.environ, None))
+
+
+class _Values(PydanticBaseSettingsSource):
+    """A settings source whose values come already named by field (the environment's, agent.yaml's)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], read: Callable[[], dict[str, Any]]):
+        super().__init__(settings_cls)
+        self._read = read
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every value at once
+
+    def __call__(self) -> dict[str, Any]:
+        return self._read()
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    """The fields set by environment variables; AWS_REGION wins over AWS_DEFAULT_REGION, as in boto3."""
+    values: dict[str, Any] = {}
+    for key in ("AWS_DEFAULT_REGION", *[k for k in _ENV_KEYS if k != "AWS_DEFAULT_REGION"]):
+        if env.get(key):
+            values[_ENV_KEYS[key]] = env[key]
+    return values
 
 
 def _read_yaml(path: str | os.PathLike | None) -> dict[str, Any]:

@@ -59,3 +59,28 @@ def test_configurable_reaches_the_graph_nodes():
     run = deps.settings({"configurable": {"thread_id": "t", "allow_write": True, "unknown": 1}})
     assert run.allow_write is True and run.model_name == "offline"
     assert deps.settings({"configurable": {"thread_id": "t"}}) is deps.config
+
+
+def test_constructor_takes_explicit_fields_then_environment_then_yaml(yaml_file, monkeypatch):
+    monkeypatch.setenv("ECS_AGENT_CONFIG", str(yaml_file))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("ECS_AGENT_MODEL", "env-model")
+    monkeypatch.setenv("ALLOW_WRITE", "false")
+    monkeypatch.setenv("PLANTON_ORG_ID", "org-env")
+
+    cfg = ECSDeepAgentConfig(model_name="offline", studio_extra=1)
+    assert cfg.model_name == "offline"  # explicit
+    assert (cfg.aws_region, cfg.allow_write, cfg.org_id) == ("us-west-2", False, "org-env")  # environment
+    assert cfg.aws_profile == "yaml-profile"  # agent.yaml, named by ECS_AGENT_CONFIG
+
+    monkeypatch.delenv("AWS_REGION")
+    assert ECSDeepAgentConfig().aws_region == "ap-south-1"  # the alias, below AWS_REGION
+
+
+def test_load_reads_only_the_environment_it_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("ECS_AGENT_MODEL", "process-model")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://process/db")
+    cfg = ECSDeepAgentConfig.load(yaml_path=tmp_path / "none.yaml", env={"ECS_AGENT_MODEL": "given"})
+    assert (cfg.model_name, cfg.database_url) == ("given", None)
+    assert ECSDeepAgentConfig().database_url == "postgresql://process/db"  # the next construction reads the process's
