@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 # checkov lives in its own environment: it pins libraries (boto3, pydantic, ...) the project must not be held to.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# `langgraph dev` too: langgraph-api pins jsonschema-rs below what schemathesis (dev) needs.
+STUDIO_VENV := .venv-studio
+STUDIO_STAMP := $(STUDIO_VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean synth lock checkov openapi reliability mutation
+.PHONY: install demo test test-fast lint bench clean synth lock checkov studio openapi reliability mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +30,21 @@ $(CHECKOV_STAMP): requirements/checkov.lock
 
 checkov: $(CHECKOV_STAMP)
 
-# tests/infra/test_checkov.py runs checkov on the synthesized template (REQUIRE_CHECKOV: fail, not skip, without it).
-test: $(STAMP) $(CHECKOV_STAMP)
+$(STUDIO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(STUDIO_VENV)
+	$(STUDIO_VENV)/bin/pip install -q --upgrade pip
+	$(STUDIO_VENV)/bin/pip install -q -e '.[studio]'
+	touch $(STUDIO_STAMP)
+
+# LangGraph Studio on this checkout's graph (langgraph.json): `make studio`, then open the URL it prints.
+studio: $(STUDIO_STAMP)
+	$(STUDIO_VENV)/bin/langgraph dev
+
+# tests/infra/test_checkov.py runs checkov on the synthesized template, tests/integration/test_studio.py drives
+# `langgraph dev` (REQUIRE_CHECKOV, REQUIRE_STUDIO: fail, not skip, without them).
+test: $(STAMP) $(CHECKOV_STAMP) $(STUDIO_STAMP)
 	$(BIN)/ruff check .
-	REQUIRE_CHECKOV=1 $(BIN)/pytest
+	REQUIRE_CHECKOV=1 REQUIRE_STUDIO=1 $(BIN)/pytest
 
 # The inner loop, under a minute: lint and every test not marked slow (no server, synth, bundle or subprocess;
 # tests/conftest.py says how tests get the marker). `make test` still runs everything.
@@ -72,4 +86,4 @@ openapi: $(STAMP)
 	mv functions/openapi.json.tmp functions/openapi.json
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(STUDIO_VENV) .pytest_cache build *.egg-info

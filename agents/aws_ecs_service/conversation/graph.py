@@ -468,7 +468,9 @@ def build_graph(deps: Dependencies) -> StateGraph:
         return {**update, "messages": [AIMessage(text)], "turn": turn,
                 "summary": [summary_line("user", user), summary_line("agent", text)]}
 
-    graph = StateGraph(AgentState)
+    # Studio shows ECSDeepAgentConfig's fields as the assistant's configuration; a run's values arrive in
+    # `configurable` (langgraph-api mirrors its context there), read by Dependencies.settings.
+    graph = StateGraph(AgentState, context_schema=ECSDeepAgentConfig)
     for name, node in (("contextualize", contextualize), ("triage", triage), ("planner", planner),
                        ("change", change), ("approval", approval), ("remediator", remediator), ("verifier", verifier),
                        ("reporter", reporter), ("answer", answer), ("follow_up", follow_up), ("reply", reply)):
