@@ -447,7 +447,7 @@ def test_one_good_poll_after_flapping_is_not_enough(play_scenario, monkeypatch):
     verification, lines, _ = _loop_with_flapping(play_scenario, monkeypatch, [4, 3, 4], alarm_ok_from_poll=3,
                                                  timeout_s=5, poll_s=0.05)
     assert verification.ok and verification.polls == 4  # flapped on poll 2: two all-pass polls in a row needed
-    assert "verify poll 3: waiting for: stable across polls" in lines
+    assert [line for line in lines if line.startswith("verify poll 3: ")][0].endswith("; waiting for: stable across polls")
     assert next(c for c in verification.checks if c.name == "stable across polls").ok
 
 

@@ -284,8 +284,41 @@ def test_verification_waits_with_backoff_until_the_checks_pass(world, clock, ctx
     result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=600, poll_s=10,
                     progress=scheduler)
     assert result.ok and result.polls == 3 and clock.slept == [10, 15]
-    assert lines == ["verify poll 1: waiting for: running == desired", "verify poll 2: waiting for: running == desired",
-                     "verify poll 3: all checks pass"]
+    assert lines == ["verify poll 1: 2/3 tasks running on api:1; waiting for: running == desired",
+                     "verify poll 2: 2/3 tasks running on api:1; waiting for: running == desired",
+                     "verify poll 3: 3/3 tasks running on api:1; all checks pass"]
+
+
+def test_progress_behind_a_load_balancer_says_the_rollout_waits_for_its_health_checks(world, clock, ctx):
+    w = world(desired=3, running=2)
+    w.set(rollout="IN_PROGRESS", revision=2)
+    w.svc.load_balancers = [{"targetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/api/1",
+                             "containerName": "api", "containerPort": 8080}]
+    lines: list[str] = []
+    try:
+        verify(ctx, rollback_plan(), triage(), just_changed(), timeout_s=0, progress=lines.append)
+    finally:
+        w.svc.load_balancers = []
+    assert lines[0] == ("verify poll 1: 2/3 tasks running on api:2; waiting for: service steady (load balancer health "
+                        "checks), running == desired")
+
+
+def test_ctrl_c_during_the_wait_stops_waiting_and_says_how_to_check_later(world, clock, ctx):
+    world(desired=3, running=2)
+    lines: list[str] = []
+
+    def person(line: str) -> None:
+        lines.append(line)
+        if line.startswith("verify poll 2:"):
+            raise KeyboardInterrupt  # what Ctrl-C raises in the terminal chat's thread
+
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=600, poll_s=10, progress=person)
+    assert result.interrupted and not result.ok and result.polls == 2 and clock.slept == [10]
+    assert result.next_step == (
+        "stopped waiting after 2 poll(s); the change stays applied. Check later: ask \"is it healthy now?\" in this "
+        f"conversation, or `aws ecs describe-services --cluster {TARGET.cluster_arn} --services {TARGET.service_arn} "
+        f"--region {REGION}`")
+    assert lines[-1] == f"verification interrupted: {result.next_step}"
 
 
 # -- no new stops of the incident's cause --------------------------------------------------------------------------
@@ -472,7 +505,7 @@ def test_every_poll_and_the_failure_are_reported_with_all_failing_checks(world, 
     lines: list[str] = []
     result = verify(ctx, scale_plan(4), triage(), just_changed(), timeout_s=10, poll_s=10, progress=lines.append,
                     trigger_alarm="api-cpu-high")
-    waiting = "waiting for: running == desired, alarm api-cpu-high OK"
+    waiting = "3/4 tasks running on api:1; waiting for: running == desired, alarm api-cpu-high OK"
     assert lines == [f"verify poll 1: {waiting}", f"verify poll 2: {waiting}",
                      f"verification failed: running == desired, alarm api-cpu-high OK; next: {result.next_step}"]
     assert result.next_step == ("escalate: human needed (the service did not reach a steady state within 10 s: "

@@ -412,7 +412,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
             return _turn(state, route="reply", reply_text="There is no incident to report on yet: ask me to look at a "
                                                           "service first.")
         decided = incident.approval_of(incident.chosen_plan_hash) is not None
-        if decided and not incident.settled:
+        waiting = incident.verification is not None and incident.verification.interrupted  # checked again later
+        if decided and not incident.settled and not waiting:
             life.close(incident)
         if state["context"].get("intent") == "report":
             return _turn(state, outcome=incident.status, reply_text=render_summary_report(incident), route="reply")

@@ -50,8 +50,12 @@ def outcome_text(state: dict[str, Any]) -> list[str]:
     verification = state.get("verification")
     if verification:
         passed = sum(1 for c in verification.get("checks") or [] if c.get("ok"))
-        lines.append(f"Verification {'passed' if verification.get('ok') else 'failed'}: {passed}/"
-                     f"{len(verification.get('checks') or [])} checks.")
+        total = len(verification.get("checks") or [])
+        if verification.get("interrupted"):
+            lines.append(f"Verification interrupted (you stopped the wait): {passed}/{total} checks passed when it "
+                         "stopped.")
+        else:
+            lines.append(f"Verification {'passed' if verification.get('ok') else 'failed'}: {passed}/{total} checks.")
         for check in verification.get("checks") or []:
             lines.append(f"  {'✓' if check.get('ok') else '✗'} {check.get('name')}: {check.get('detail')}")
         if not verification.get("ok") and verification.get("next_step"):

@@ -48,6 +48,7 @@ class VerificationResult(BaseModel):
     finished_at: str
     polls: int = 0
     next_step: str = ""  # what to do when not ok
+    interrupted: bool = False  # the person stopped the wait (Ctrl-C): not a verdict on the change
 
 
 class TimelineEvent(BaseModel):

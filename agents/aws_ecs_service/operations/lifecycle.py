@@ -216,6 +216,11 @@ class Lifecycle:
     def finish_verification(self, incident: Incident, result: VerificationResult) -> None:
         passed = sum(c.ok for c in result.checks)
         incident.verification = result
+        if result.interrupted:  # the person stopped waiting: no verdict, the incident stays open
+            self.event(incident, "verify", f"interrupted after {result.polls} polls ({passed}/{len(result.checks)} "
+                                           "checks passing then)")
+            self.incidents.save(incident)
+            return
         incident.status = "resolved" if result.ok else "failed"
         self.event(incident, "verify", f"{'passed' if result.ok else 'failed'}: {passed}/{len(result.checks)} checks "
                                        f"after {result.polls} polls" + ("" if result.ok else f"; next: {result.next_step}"))

@@ -113,28 +113,37 @@ def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.dat
     begun = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + timeout_s
     probe = _Probe(ctx, plan, triage, since - CLOCK_SKEW, trigger_alarm, (evidence or {}).get("service") or {})
-    polls, wait = 0, max(poll_s, 0.05)
+    polls, wait, checks, interrupted = 0, max(poll_s, 0.05), [], False
     seen = stability if stability is not None else Stability()
-    while True:
-        polls += 1
-        checks = probe.checks()
-        seen.observe(checks)
-        if seen.flaps:
-            checks.append(seen.check())
-        failing = [c.name for c in checks if not c.ok]
-        say(f"verify poll {polls}: " + ("all checks pass" if not failing else "waiting for: " + ", ".join(failing)))
-        remaining = deadline - time.monotonic()
-        if not failing or probe.decided or remaining <= 0:
-            break
-        time.sleep(min(wait, remaining))
-        wait = min(wait * BACKOFF, MAX_POLL_S)
-    ok = not failing
-    next_step = "" if ok else (seen.next_step() if seen.flaps and not probe.decided
-                               else probe.next_step(checks, timeout_s))
-    if not ok:
+    try:
+        while True:
+            checks = probe.checks()
+            polls += 1
+            seen.observe(checks)
+            if seen.flaps:
+                checks.append(seen.check())
+            failing = [c.name for c in checks if not c.ok]
+            say(f"verify poll {polls}: {probe.progress(failing)}")
+            remaining = deadline - time.monotonic()
+            if not failing or probe.decided or remaining <= 0:
+                break
+            time.sleep(min(wait, remaining))
+            wait = min(wait * BACKOFF, MAX_POLL_S)
+    except KeyboardInterrupt:  # Ctrl-C in the terminal chat: stop waiting, keep the conversation
+        interrupted = True
+    failing = [c.name for c in checks if not c.ok]
+    ok = bool(checks) and not failing and not interrupted
+    if interrupted:
+        next_step = probe.check_later(polls)
+        say(f"verification interrupted: {next_step}")
+    elif not ok:
+        next_step = (seen.next_step() if seen.flaps and not probe.decided else probe.next_step(checks, timeout_s))
         say(f"verification failed: {', '.join(failing)}; next: {next_step}")
+    else:
+        next_step = ""
     return VerificationResult(ok=ok, checks=checks, started_at=begun.isoformat(),
-                              finished_at=dt.datetime.now(dt.UTC).isoformat(), polls=polls, next_step=next_step)
+                              finished_at=dt.datetime.now(dt.UTC).isoformat(), polls=polls, next_step=next_step,
+                              interrupted=interrupted)
 
 
 class _Probe:
@@ -214,6 +223,21 @@ class _Probe:
         return CheckResult(name=f"alarm {self.alarm} OK", ok=self.alarm_state == "OK",
                            detail=f"alarm {self.alarm} is {self.alarm_state or 'not found'}", before="ALARM",
                            after=self.alarm_state)
+
+    def progress(self, failing: list[str]) -> str:
+        """What this poll saw, in a person's terms: "2/3 tasks running on api:47; waiting for: ..."."""
+        revision = short_name(self._primary().get("taskDefinition")) or "?"
+        seen = f"{self.svc.get('runningCount', '?')}/{self.svc.get('desiredCount', '?')} tasks running on {revision}"
+        # a rollout behind a load balancer completes when the new tasks pass its target group's health checks
+        waits = [f"{name} (load balancer health checks)" if name == "service steady" and self.svc.get("loadBalancers")
+                 else name for name in failing]
+        return f"{seen}; " + ("all checks pass" if not failing else "waiting for: " + ", ".join(waits))
+
+    def check_later(self, polls: int) -> str:
+        target = self.plan.target
+        return (f"stopped waiting after {polls} poll(s); the change stays applied. Check later: ask \"is it healthy "
+                f"now?\" in this conversation, or `aws ecs describe-services --cluster {target.cluster_arn} --services "
+                f"{target.service_arn} --region {target.region}`")
 
     def next_step(self, checks: list[CheckResult], timeout_s: float) -> str:
         failing = {c.name for c in checks if not c.ok}
