@@ -1,7 +1,11 @@
 """`ecs-agent chat`: progress lines, the approval prompt, and --thread continuing after a restart (SQLite)."""
 from __future__ import annotations
 
+import os
+import signal
+
 from agents.aws_ecs_service.interfaces.chat_cli import run_chat
+from tests.conftest import load_scenario
 
 
 def _run(answers: list[str], thread: str | None, sqlite_path) -> list[str]:
@@ -57,3 +61,32 @@ def test_a_question_at_the_approval_prompt_is_answered_and_the_prompt_asked_agai
     assert "To undo:\n  - ecs:UpdateService(cluster=prod, service=api, taskDefinition=api:62)" in text
     assert "Rejected: nothing was changed in AWS." in text
     assert not [c for c in fake.calls if c["write"]]
+
+
+def test_ctrl_c_during_the_verification_stops_the_wait_and_the_chat_goes_on(play_scenario, monkeypatch, tmp_path):
+    scenario = load_scenario("scaled-to-zero")
+    scenario.pop("transitions", None)  # the service never recovers: the verification would wait its whole window
+    fake = play_scenario(scenario)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("ALLOW_WRITE", "true")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    printed: list[str] = []
+
+    def show(line: str) -> None:
+        printed.append(line)
+        if line.startswith("  … verify poll 2:"):
+            os.kill(os.getpid(), signal.SIGINT)  # the person presses Ctrl-C while it waits
+
+    feed = iter(["prod/api has no tasks", "fix it", "y", "what can you do?", "exit"])
+    run_chat(thread_id="thread-wait", input_fn=lambda _prompt: next(feed), print_fn=show,
+             sqlite_path=tmp_path / "chat.sqlite", verify_timeout_s=600)
+    text = "\n".join(printed)
+    assert [c["op"] for c in fake.calls if c["write"]] == ["UpdateService"]
+    # each poll is printed as it happens, in a person's terms
+    assert "  … verify poll 1: 1/1 tasks running on api:31; waiting for: alarm api-running-tasks-low OK" in text
+    assert "Verification interrupted (you stopped the wait)" in text
+    assert 'Check later: ask "is it healthy now?" in this conversation' in text
+    assert not any(line.startswith("  … verify poll 3:") for line in printed)
+    # the conversation went on: the next message got its own reply
+    replies = [line for line in printed if line.startswith("agent> ")]
+    assert "Verification interrupted" in replies[-2] and replies[-1] != replies[-2]

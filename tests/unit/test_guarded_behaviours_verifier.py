@@ -20,7 +20,7 @@ from agents.aws_ecs_service.diagnosis.result import RootCause, TriageResult, Win
 from agents.aws_ecs_service.domain.plan import Plan, PlanStep
 from agents.aws_ecs_service.domain.target import ServiceTarget
 from agents.aws_ecs_service.operations import verifier
-from agents.aws_ecs_service.operations.verifier import Stability, same_cause, verify
+from agents.aws_ecs_service.operations.verifier import Stability, StopWaiting, same_cause, verify
 from tests.fake_clock import FakeClock
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -303,21 +303,24 @@ def test_progress_behind_a_load_balancer_says_the_rollout_waits_for_its_health_c
                         "checks), running == desired")
 
 
-def test_ctrl_c_during_the_wait_stops_waiting_and_says_how_to_check_later(world, clock, ctx):
+def test_a_stop_during_the_wait_ends_it_and_says_how_to_check_later(world, clock, ctx):
     world(desired=3, running=2)
+    stop = StopWaiting()
     lines: list[str] = []
 
-    def person(line: str) -> None:
+    def person(line: str) -> None:  # Ctrl-C in the terminal chat, as its handler passes it on
         lines.append(line)
         if line.startswith("verify poll 2:"):
-            raise KeyboardInterrupt  # what Ctrl-C raises in the terminal chat's thread
+            assert stop.stop()
 
-    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=600, poll_s=10, progress=person)
-    assert result.interrupted and not result.ok and result.polls == 2 and clock.slept == [10]
+    result = verify(ctx, scale_plan(3), triage(), just_changed(), timeout_s=600, poll_s=0.01, progress=person,
+                    stop=stop)
+    assert result.interrupted and not result.ok and result.polls == 2
     assert result.next_step == (
         "stopped waiting after 2 poll(s); the change stays applied. Check later: ask \"is it healthy now?\" in this "
         f"conversation, or `aws ecs describe-services --cluster {TARGET.cluster_arn} --services {TARGET.service_arn} "
         f"--region {REGION}`")
+    assert not stop.stop()  # nothing waits any more: the chat's Ctrl-C handler then ends the turn as before
     assert lines[-1] == f"verification interrupted: {result.next_step}"
 
 

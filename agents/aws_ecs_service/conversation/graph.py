@@ -68,6 +68,7 @@ from .state import AgentState, summary_line
 if TYPE_CHECKING:
     from ..operations.lifecycle import Lifecycle
     from ..operations.remediator import RemediationLock
+    from ..operations.verifier import StopWaiting
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Dependencies:
     discovery_factory: Callable[[ECSDeepAgentConfig], Discovery] = build_discovery
     reports_dir: Path | None = None  # where an incident's reports go without a bucket (default: a temp folder)
     writable_clusters: list[str] | None = None  # None: any cluster (when allowWrite is on)
+    stop_waiting: StopWaiting | None = None  # the terminal chat's Ctrl-C ends a verification's wait through it
     _discoveries: dict[str, Discovery] = field(default_factory=dict, init=False, repr=False)
 
     def settings(self, config: RunnableConfig | None) -> ECSDeepAgentConfig:
@@ -396,7 +398,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
         evidence = state.get("evidence") or {}
         alarms = [a["AlarmName"] for a in evidence.get("alarms") or [] if a.get("StateValue") == "ALARM"]
         result = life.verify(incident, state["changed_at"], timeout_s=deps.verify_timeout_s,
-                             poll_s=deps.verify_poll_s, progress=_progress(),
+                             poll_s=deps.verify_poll_s, progress=_progress(), stop=deps.stop_waiting,
                              trigger_alarm=alarms[0] if alarms else None)
         return {"verification": result.model_dump(mode="json"), **_turn(state, route="report")}
 
@@ -417,7 +419,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
             life.close(incident)
         if state["context"].get("intent") == "report":
             return _turn(state, outcome=incident.status, reply_text=render_summary_report(incident), route="reply")
-        return _turn(state, outcome=incident.status if incident.settled else None, route="reply")
+        return _turn(state, outcome=incident.status if incident.settled or waiting else None, route="reply")
 
     def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         from ..operations.answers import ReadTools, offline_answer

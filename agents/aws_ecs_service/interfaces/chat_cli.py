@@ -4,12 +4,15 @@ Memory: PostgreSQL when DATABASE_URL is set, else a SQLite file in the user's da
 `--thread` continues a conversation after a restart. Approval decisions and the audit log of
 writes, and the incidents (one open per service), are kept beside it, with each incident's reports. An approved plan is applied here, in-process; on PostgreSQL it first
 takes the service's lease the serverless workflow takes (one remediation per service at a time).
+The verification after a change prints what it sees as it polls; Ctrl-C stops that wait, not the chat.
 """
 from __future__ import annotations
 
 import getpass
+import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -30,15 +33,18 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
     from ..conversation.memory import data_dir, default_sqlite_path, open_memory
     from ..operations.approvals import LocalApprovalStore
     from ..operations.local_incidents import LocalIncidentStore
+    from ..operations.verifier import StopWaiting
 
-    config = ECSDeepAgentConfig.load()
+    config = ECSDeepAgentConfig()
+    stop_waiting = StopWaiting()
     memory = open_memory(config.database_url, sqlite_path=sqlite_path or default_sqlite_path())
     print_fn(f"[{memory.notice}]")
     deps = Dependencies(config=config, approvals=LocalApprovalStore(data_dir() / "approvals.json"),
                         audit=LocalAuditLog(data_dir() / "audit.jsonl"),
                         incidents=LocalIncidentStore(data_dir() / "incidents.json"), reports_dir=data_dir() / "reports",
                         lock=_service_lease(memory.saver.conn) if memory.kind == "postgres" else None,
-                        verify_timeout_s=verify_timeout_s or CHAT_VERIFY_TIMEOUT_S, verify_poll_s=1.0)
+                        verify_timeout_s=verify_timeout_s or CHAT_VERIFY_TIMEOUT_S, verify_poll_s=1.0,
+                        stop_waiting=stop_waiting)
     graph = build_graph(deps).compile(checkpointer=memory.saver)
     thread = thread_id or f"chat-{uuid.uuid4().hex[:12]}"
     run_config = {"configurable": {"thread_id": thread}}
@@ -57,8 +63,9 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
                 break
             payload: Any = {"messages": [{"role": "user", "content": text}]}
             try:
-                while payload is not None:
-                    payload = _turn(graph, payload, run_config, input_fn, print_fn)
+                with _ctrl_c_stops_waiting(stop_waiting):
+                    while payload is not None:
+                        payload = _turn(graph, payload, run_config, input_fn, print_fn)
             except psycopg.OperationalError as exc:  # the conversation store went away mid-conversation
                 print_fn(f"agent> {DATABASE_DOWN.format(error=str(exc).strip().splitlines()[0])}")
     except KeyboardInterrupt:
@@ -66,6 +73,21 @@ def run_chat(thread_id: str | None = None, input_fn: Callable[[str], str] = inpu
     finally:
         memory.close()
     return 0
+
+
+@contextmanager
+def _ctrl_c_stops_waiting(stop_waiting: Any) -> Iterator[None]:
+    """During a turn, Ctrl-C ends a verification's wait (the graph runs it in another thread, so it is told, not
+    interrupted) and the conversation goes on; with nothing waiting it ends the chat, as at the prompt."""
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        if not stop_waiting.stop():
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _service_lease(pool: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..aws.audit_log import AuditLog
 from ..aws.policy_guard import PolicyGuard
@@ -28,6 +28,9 @@ from ..domain.write_policy import WriteScope
 from ..reports.incident_reports import REPORT_NAMES, render_incident_reports
 from ..reports.store import ReportStore
 from .remediator import RemediationLock, remediate
+
+if TYPE_CHECKING:
+    from .verifier import StopWaiting
 
 Progress = Callable[[str], None]
 
@@ -186,16 +189,16 @@ class Lifecycle:
 
     def verify(self, incident: Incident, changed_at: str, timeout_s: float, poll_s: float,
                progress: Progress | None = None, trigger_alarm: str | None = None, stability: Any = None,
-               final: bool = True) -> VerificationResult:
-        """Poll until the change holds (or `timeout_s`); `final` settles resolved/failed on the record (the workflow
-        polls once per step and finishes on its last poll)."""
+               final: bool = True, stop: StopWaiting | None = None) -> VerificationResult:
+        """Poll until the change holds (or `timeout_s`, or a person's `stop`); `final` settles
+        resolved/failed on the record (the workflow polls once per step and finishes on its last poll)."""
         from .verifier import verify
 
         plan = self.chosen(incident)
         result = verify(self.sessions.for_target(incident.target), plan,
                         TriageResult.model_validate(incident.triage), changed_at, timeout_s=timeout_s, poll_s=poll_s,
                         progress=progress, trigger_alarm=trigger_alarm,
-                        evidence=self.incidents.load_evidence(incident.incident_id), stability=stability)
+                        evidence=self.incidents.load_evidence(incident.incident_id), stability=stability, stop=stop)
         if final:
             self.finish_verification(incident, result)
         else:

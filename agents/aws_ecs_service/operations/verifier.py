@@ -17,8 +17,10 @@ verification that runs out of time says the service is flapping, and which check
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,20 +107,21 @@ class Stability:
 def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.datetime | str,
            timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S,
            progress: Callable[[str], None] | None = None, trigger_alarm: str | None = None,
-           evidence: dict[str, Any] | None = None, stability: Stability | None = None) -> VerificationResult:
-    """Poll until all checks pass (and hold, after flapping), the outcome is decided, or `timeout_s`;
+           evidence: dict[str, Any] | None = None, stability: Stability | None = None,
+           stop: StopWaiting | None = None) -> VerificationResult:
+    """Poll until all checks pass (and hold, after flapping), the outcome is decided, `timeout_s`, or `stop`;
     `evidence` adds "before" values; `stability` carries what earlier polls saw (updated in place)."""
     say = progress or (lambda _line: None)
     since = parse_time(started_at) or dt.datetime.now(dt.UTC)
     begun = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + timeout_s
     probe = _Probe(ctx, plan, triage, since - CLOCK_SKEW, trigger_alarm, (evidence or {}).get("service") or {})
-    polls, wait, checks, interrupted = 0, max(poll_s, 0.05), [], False
+    polls, wait, interrupted = 0, max(poll_s, 0.05), False
     seen = stability if stability is not None else Stability()
-    try:
+    with stop.scope() if stop is not None else nullcontext():
         while True:
-            checks = probe.checks()
             polls += 1
+            checks = probe.checks()
             seen.observe(checks)
             if seen.flaps:
                 checks.append(seen.check())
@@ -127,12 +130,10 @@ def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.dat
             remaining = deadline - time.monotonic()
             if not failing or probe.decided or remaining <= 0:
                 break
-            time.sleep(min(wait, remaining))
+            if interrupted := _pause(stop, min(wait, remaining)):
+                break
             wait = min(wait * BACKOFF, MAX_POLL_S)
-    except KeyboardInterrupt:  # Ctrl-C in the terminal chat: stop waiting, keep the conversation
-        interrupted = True
-    failing = [c.name for c in checks if not c.ok]
-    ok = bool(checks) and not failing and not interrupted
+    ok = not failing
     if interrupted:
         next_step = probe.check_later(polls)
         say(f"verification interrupted: {next_step}")
@@ -144,6 +145,47 @@ def verify(ctx: AwsContext, plan: Plan, triage: TriageResult, started_at: dt.dat
     return VerificationResult(ok=ok, checks=checks, started_at=begun.isoformat(),
                               finished_at=dt.datetime.now(dt.UTC).isoformat(), polls=polls, next_step=next_step,
                               interrupted=interrupted)
+
+
+class StopWaiting:
+    """Lets a person end a verification's wait from another thread (the terminal chat's Ctrl-C handler) without
+    ending the conversation: the verification reports that it was interrupted and how to check later."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting = False
+
+    def stop(self) -> bool:
+        """End the wait in progress; False when no verification is waiting."""
+        with self._lock:
+            if self._waiting:
+                self._stopped.set()
+            return self._waiting
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """One verification: stop() ends it from its start (a stop during a poll ends the next pause)."""
+        with self._lock:
+            self._stopped.clear()
+            self._waiting = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting = False
+
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds`; True when stopped first."""
+        return self._stopped.wait(seconds)
+
+
+def _pause(stop: StopWaiting | None, seconds: float) -> bool:
+    """Wait between polls; True when a person stopped the wait."""
+    if stop is None:
+        time.sleep(seconds)
+        return False
+    return stop.pause(seconds)
 
 
 class _Probe:
