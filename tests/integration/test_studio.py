@@ -18,6 +18,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.conftest import ROOT, load_scenario
+from tests.readme_snippets import python_blocks, run_block
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,7 @@ def test_studio_streams_progress_stops_at_the_approval_and_resumes_approve_and_r
     assert write["op"] == "UpdateService" and write["params"]["taskDefinition"].endswith("api:61")
 
 
-def test_studio_shows_the_agent_config_fields_as_the_assistants_schema(studio):
+def test_studio_lists_the_agent_config_fields_and_the_readme_client_snippet_runs_against_it(studio):
     _, url = studio(load_scenario("healthy-steady"))
 
     async def schemas():  # Studio lists the graph's assistants, then asks for the schemas of one
@@ -151,3 +152,7 @@ def test_studio_shows_the_agent_config_fields_as_the_assistants_schema(studio):
     assert fields <= set(found["context_schema"]["properties"])
     assert fields <= set(found["config_schema"]["properties"])
     assert found["context_schema"]["title"] == "ECSDeepAgentConfig"
+
+    [snippet] = [block for block in python_blocks() if "langgraph_sdk" in block]
+    printed = run_block(snippet.replace("http://127.0.0.1:2024", url), {})  # the README's port is langgraph dev's own
+    assert printed.startswith("checking prod/api (us-east-1): "), printed
