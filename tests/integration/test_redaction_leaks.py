@@ -269,12 +269,12 @@ def test_verification_of_new_stops_carries_no_secret(play_scenario):
 def test_mcp_service_logs_mask_a_key_logged_one_line_per_event(play_scenario, monkeypatch):
     from agents.aws_ecs_service.config import ECSDeepAgentConfig
     from agents.aws_ecs_service.discovery.factory import build_discovery
-    from agents.aws_ecs_service.interfaces.mcp_server import ReadTools
+    from agents.aws_ecs_service.operations.read_tools import ReadTools
 
     play_scenario(secret_world())
     monkeypatch.delenv("ALLOW_SENSITIVE_DATA", raising=False)
     config = ECSDeepAgentConfig(model_name="offline", aws_region="us-east-1")
-    answer = ReadTools(config, build_discovery(config)).recent_service_logs("prod", "api", since="2h", limit=200)
+    answer = ReadTools.for_discovery(config, build_discovery(config)).recent_service_logs("prod", "api", since="2h", limit=200)
     lines = [line for stream in answer["streams"] for line in stream["lines"]]
     assert "-----END RSA PRIVATE KEY-----" in lines and any("could not connect to postgres" in li for li in lines)
     assert not leaked(json.dumps(answer))

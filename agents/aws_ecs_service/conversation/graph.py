@@ -422,13 +422,14 @@ def build_graph(deps: Dependencies) -> StateGraph:
         return _turn(state, outcome=incident.status if incident.settled or waiting else None, route="reply")
 
     def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        from ..operations.answers import ReadTools, offline_answer
+        from ..operations.answers import offline_answer
+        from ..operations.read_tools import ReadTools
 
         settings = deps.settings(config)
         context, text = state["context"], _last_user_text(state)
 
         def tools() -> ReadTools:
-            return ReadTools(deps.aws(settings, context), settings.allow_sensitive_data)
+            return ReadTools.for_context(deps.aws(settings, context), settings.allow_sensitive_data)
 
         model = deps.model(settings)
         if model is not None:
