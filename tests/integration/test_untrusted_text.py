@@ -22,7 +22,7 @@ import pytest
 from agents.aws_ecs_service.aws.audit_log import LocalAuditLog
 from agents.aws_ecs_service.aws.policy_guard import PolicyGuard
 from agents.aws_ecs_service.aws.session import AwsContext, SessionPool
-from agents.aws_ecs_service.conversation.model import SYSTEM_PROMPT
+from agents.aws_ecs_service.conversation.prompts import SYSTEM_PROMPT
 from agents.aws_ecs_service.diagnosis.engine import run_triage
 from agents.aws_ecs_service.domain.plan import Approval, Plan, PlanStep
 from agents.aws_ecs_service.domain.target import ServiceTarget
