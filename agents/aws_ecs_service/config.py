@@ -55,18 +55,19 @@ _ENV_KEYS = {
 class ECSDeepAgentConfig(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    model_name: str = DEFAULT_MODEL
-    allow_write: bool = False
-    allow_sensitive_data: bool = False
-    aws_region: str | None = None
-    aws_profile: str | None = None
-    database_url: str | None = None
-    reports_bucket: str | None = None
-    reports_kms_key_id: str | None = None  # SSE-KMS for report objects; unset: SSE-S3
-    planton_token: str | None = Field(default=None, repr=False)
-    org_id: str | None = None
-    env_name: str | None = None
-    targets: list[dict[str, Any]] = Field(default_factory=list)
+    # the descriptions are what LangGraph Studio shows beside each field of the assistant's configuration
+    model_name: str = Field(DEFAULT_MODEL, description="Bedrock model or inference-profile id; 'offline': no model")
+    allow_write: bool = Field(False, description="apply approved changes (the policy guard still checks each one)")
+    allow_sensitive_data: bool = Field(False, description="keep env values, secret refs and tokens in evidence")
+    aws_region: str | None = Field(None, description="AWS region to look in (default: AWS_REGION)")
+    aws_profile: str | None = Field(None, description="AWS profile (default: AWS_PROFILE)")
+    database_url: str | None = Field(None, description="PostgreSQL for conversation memory and approvals")
+    reports_bucket: str | None = Field(None, description="S3 bucket for the incident reports")
+    reports_kms_key_id: str | None = Field(None, description="KMS key for report objects (unset: SSE-S3)")
+    planton_token: str | None = Field(None, repr=False, description="Planton Cloud API token (discovery)")
+    org_id: str | None = Field(None, description="Planton Cloud organization")
+    env_name: str | None = Field(None, description="Planton Cloud environment")
+    targets: list[dict[str, Any]] = Field(default_factory=list, description="AWS accounts/regions to assume into")
 
     @property
     def offline(self) -> bool:
