@@ -7,10 +7,12 @@ when REQUIRE_STUDIO=1 (`make test`).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import boto3
 import httpx
@@ -31,6 +33,17 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _rooted_config(folder: Path) -> Path:
+    """The checkout's langgraph.json with its paths made absolute, in `folder`: the server keeps its threads in the
+    folder it runs from (.langgraph_api), which then is not the checkout."""
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["graphs"] = {name: str(ROOT / spec) for name, spec in config["graphs"].items()}
+    config["dependencies"] = [str(ROOT / dep) for dep in config["dependencies"]]
+    config["env"] = str(ROOT / config["env"])
+    (folder / "langgraph.json").write_text(json.dumps(config))
+    return folder
 
 
 def _wait_until_up(server: subprocess.Popen, url: str, log) -> None:
@@ -64,7 +77,8 @@ def studio(play_scenario, tmp_path):
         port = _free_port()
         log = tmp_path / "langgraph-dev.log"
         server = subprocess.Popen([str(LANGGRAPH), "dev", "--port", str(port), "--no-browser", "--no-reload"],
-                                  cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+                                  cwd=_rooted_config(tmp_path), env=env, stdout=log.open("w"),
+                                  stderr=subprocess.STDOUT)
         servers.append(server)
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(server, url, log)
