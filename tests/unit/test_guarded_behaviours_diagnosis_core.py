@@ -1,0 +1,287 @@
+"""The diagnosis core at its boundaries: how the evidence is read (view.py), how one stopped task is judged
+(analyzers/tasks.py), what metrics and alarms say (analyzers/metrics.py), and what "healthy" reports
+(decision.py), through their public functions and `classify(evidence)`.
+
+Each test is named for the behaviour it protects; the exact lines and numbers asserted are what a person reads
+in a triage, so a changed key, default or weight makes one of them fail.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from agents.aws_ecs_service.diagnosis.analyzers.analysis import Analysis
+from agents.aws_ecs_service.diagnosis.analyzers.metrics import alarm_signals, metric_signals
+from agents.aws_ecs_service.diagnosis.analyzers.tasks import belongs_to_failing_deployment, classify_task
+from agents.aws_ecs_service.diagnosis.classifier import classify
+from agents.aws_ecs_service.diagnosis.view import read_view
+from tests.unit.evidence_builder import NOW, EvidenceBuilder, ago, failing_deploy
+
+TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
+
+
+def steady(desired: int = 2, running: int | None = None) -> EvidenceBuilder:
+    b = EvidenceBuilder(desired=desired, running=running)
+    b.deployment(31)
+    return b
+
+
+def view_of(b: EvidenceBuilder, **extra):
+    evidence = b.build()
+    evidence.update(extra)
+    return read_view(evidence)
+
+
+# ---- view: metric datapoints --------------------------------------------------------------------------------
+
+def test_metric_datapoints_are_read_from_either_key_spelling_kept_inside_the_window_and_sorted_by_time():
+    points = [
+        {"Timestamp": ago(5), "Value": 91},
+        {"timestamp": ago(15), "value": 92},
+        {"Timestamp": ago(10), "value": 93},
+        [ago(20), 94],
+        [ago(60 * 5), 99],                      # before the 2 h window
+        {"Timestamp": ago(60 * 6), "Value": 99},
+        {"Timestamp": ago(1), "Value": None},   # no value: not a datapoint
+    ]
+    view = view_of(steady(), metrics={"MemoryUtilization": points})
+    assert [v for _, v in view.metrics["MemoryUtilization"]] == [94.0, 92.0, 93.0, 91.0]
+    assert [at.isoformat() for at, _ in view.metrics["MemoryUtilization"]] == [ago(20), ago(15), ago(10), ago(5)]
+
+
+def test_a_datapoint_after_the_window_ends_is_not_read():
+    later = (NOW + dt.timedelta(hours=1)).isoformat()
+    view = view_of(steady(), metrics={"CPUUtilization": [[later, 99], [ago(5), 10]]})
+    assert view.metrics["CPUUtilization"] == [(dt.datetime.fromisoformat(ago(5)), 10.0)]
+
+
+# ---- view: logs ------------------------------------------------------------------------------------------------
+
+def test_log_lines_are_filed_under_the_task_id_from_task_id_or_else_the_stream():
+    logs = [
+        {"task_id": "aaa111", "stream": "ecs/api/zzz999", "container": "api",
+         "events": [{"timestamp": ago(3), "message": "from a dict"}, [ago(2), "from a pair"], "bare text", ""]},
+        {"stream": "ecs/api/bbb222", "container": "api", "events": ["from the stream"]},
+        {"task_id": "ccc333", "events": ["no container named"]},
+    ]
+    view = view_of(steady(), logs=logs)
+    assert view.logs["aaa111"] == [("api", "from a dict"), ("api", "from a pair"), ("api", "bare text")]
+    assert view.logs["bbb222"] == [("api", "from the stream")]
+    assert view.logs["ccc333"] == [("", "no container named")]
+    assert "zzz999" not in view.logs
+    assert view.sidecar_streams == {}
+
+
+@pytest.mark.parametrize("entry, sidecar", [
+    ({"container": "envoy"}, True),                      # a mesh container by its name
+    ({"container": "worker", "essential": False}, True),  # the collector said it is not essential
+    ({"container": "worker", "essential": True}, False),
+    ({"container": "api"}, False),
+])
+def test_a_sidecar_log_stream_is_known_by_its_container_name_or_its_essential_flag(entry, sidecar):
+    view = view_of(steady(), logs=[{"task_id": "t1", "events": ["Connection refused"], **entry}])
+    assert view.sidecar_streams == ({"t1": {entry["container"]}} if sidecar else {})
+    assert view.app_logs("t1") == ([] if sidecar else [(entry["container"], "Connection refused")])
+
+
+# ---- view: events ----------------------------------------------------------------------------------------------
+
+def test_an_event_line_shows_its_time_or_a_question_mark_and_the_message_as_ecs_wrote_it():
+    b = steady()
+    b.event("(service api) has reached a steady state.", age=5)
+    evidence = b.build()
+    evidence["service"]["events"].append({"id": "no-time", "message": "(service api)   was unable to place a task."})
+    lines = [e.line() for e in read_view(evidence).events]
+    assert lines == [f"event {ago(5)}: (service api) has reached a steady state.",
+                     "event ?: (service api) was unable to place a task."]
+
+
+# ---- metrics and alarms ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alarm, line", [
+    ({"AlarmName": "api-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM", "StateReason": "Threshold"},
+     "alarm api-cpu is in ALARM: Threshold"),
+    ({"AlarmName": "api-cpu", "MetricName": "CPUUtilization", "state": "alarm", "reason": "lower-case keys"},
+     "alarm api-cpu is in ALARM: lower-case keys"),
+    ({"AlarmName": "api-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM"},
+     "alarm api-cpu is in ALARM"),
+    ({"MetricName": "CPUUtilization", "StateValue": "ALARM", "StateReason": "no name"},
+     "alarm ? is in ALARM: no name"),
+    ({"AlarmName": "api-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM", "StateReason": "x" * 250},
+     "alarm api-cpu is in ALARM: " + "x" * 199 + "…"),
+])
+def test_an_alarm_line_names_the_alarm_and_its_reason_cut_to_200_characters(alarm, line):
+    signals, others = alarm_signals(view_of(steady(), alarms=[alarm]))
+    assert [s.line for s in signals] == [line] and others == []
+    assert signals[0].rule.id == "A01"
+
+
+def test_an_alarm_in_state_ok_under_either_key_spelling_is_not_firing():
+    alarms = [{"AlarmName": "a", "MetricName": "CPUUtilization", "state": "ok", "StateReason": "fine"},
+              {"AlarmName": "b", "MetricName": "Latency", "StateValue": "OK"}]
+    assert alarm_signals(view_of(steady(), alarms=alarms)) == ([], [])
+
+
+def test_an_alarm_in_alarm_that_no_rule_knows_is_reported_as_another_alarm():
+    alarms = [{"AlarmName": "api-latency", "MetricName": "TargetResponseTime", "state": "ALARM", "reason": "slow"}]
+    assert alarm_signals(view_of(steady(), alarms=alarms)) == ([], ["alarm api-latency is in ALARM: slow"])
+
+
+def test_a_saturated_metric_signal_quotes_its_last_three_datapoints_and_the_threshold():
+    view = view_of(steady().metric("CPUUtilization", 10, 86.5, 90, 99).metric("MemoryUtilization", 95, 96, 97))
+    signals = metric_signals(view)
+    assert [(s.rule.id, s.line) for s in signals] == [
+        ("M01", "metric CPUUtilization: recent datapoints 86.5, 90, 99 (>= 85%)"),
+        ("M02", "metric MemoryUtilization: recent datapoints 95, 96, 97 (>= 90%)")]
+    assert signals[0].at == view.metrics["CPUUtilization"][-1][0]
+
+
+# ---- one stopped task: the line it is quoted by ----------------------------------------------------------------
+
+def _task(stop_code=None, reason=None, containers=()):
+    t = {"taskArn": TASK_ARN, "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3",
+         "containers": list(containers)}
+    if stop_code:
+        t["stopCode"] = stop_code
+    if reason:
+        t["stoppedReason"] = reason
+    return t
+
+
+@pytest.mark.parametrize("task, rule, text, exit_code", [
+    # a bare stop code is quoted beside the reason, or alone
+    (_task("SpotInterruption", "Your Spot capacity was reclaimed"), "F35",
+     "Your Spot capacity was reclaimed (stopCode SpotInterruption)", None),
+    (_task("SpotInterruption"), "F35", "stopCode SpotInterruption", None),
+    # an exit code is quoted by the reason, or by the stop code when there is no reason
+    (_task("EssentialContainerExited", "Essential container exited", [{"name": "api", "exitCode": 139}]), "F04",
+     "Essential container exited", 139),
+    (_task("EssentialContainerExited", None, [{"name": "api", "exitCode": 139}]), "F04",
+     "container exited (stopCode EssentialContainerExited)", 139),
+    (_task(None, None, [{"name": "api", "exitCode": 139}]), "F04", "container exited (stopCode ?)", 139),
+    # a failed sidecar is quoted with its name and image, beside the reason or "stopped"
+    (_task("TaskFailedToStart", "Essential container in task exited",
+           [{"name": "api", "exitCode": 0}, {"name": "envoy", "image": "envoy:v1", "exitCode": 1}]), "F44",
+     "Essential container in task exited (sidecar envoy envoy:v1)", 0),
+    (_task(None, None, [{"name": "envoy", "healthStatus": "UNHEALTHY"}]), "F44", "stopped (sidecar envoy)", None),
+    # a reason is quoted as it is
+    (_task("TaskFailedToStart", "CannotPullContainerError: pull access denied"), "F08b",
+     "CannotPullContainerError: pull access denied", None),
+])
+def test_a_stopped_task_is_quoted_by_the_field_that_matched(task, rule, text, exit_code):
+    verdict = classify_task(task)
+    assert (verdict.rule.id, verdict.text, verdict.exit_code) == (rule, text, exit_code)
+    assert verdict.task is task
+
+
+@pytest.mark.parametrize("task, text, exit_code", [
+    (_task("SomethingNew"), "stopCode SomethingNew", None),
+    (_task("SomethingNew", "A reason nobody wrote a rule for"), "A reason nobody wrote a rule for", None),
+    (_task(None, "A reason nobody wrote a rule for", [{"name": "api", "exitCode": None}]),
+     "A reason nobody wrote a rule for", None),
+])
+def test_a_task_stopped_for_a_reason_no_rule_knows_gets_a_verdict_without_a_rule(task, text, exit_code):
+    verdict = classify_task(task)
+    assert verdict.rule is None and verdict.text == text and verdict.exit_code == exit_code and verdict.task is task
+    assert verdict.failure and verdict.cause is None and verdict.confidence == 0.0
+
+
+def test_a_task_with_no_stop_code_and_no_reason_gets_no_verdict():
+    assert classify_task(_task()) is None
+
+
+@pytest.mark.parametrize("exit_code, line", [
+    (1, "task/01234567: Essential container in task exited (exit 1)"),
+    (None, "task/01234567: Essential container in task exited (stopCode EssentialContainerExited)"),
+])
+def test_a_task_verdict_line_shows_the_exit_code_only_when_there_is_one(exit_code, line):
+    containers = [{"name": "api"} | ({"exitCode": exit_code} if exit_code is not None else {})]
+    verdict = classify_task(_task("EssentialContainerExited", "Essential container in task exited", containers))
+    assert verdict.line() == line
+
+
+def test_the_log_evidence_of_a_task_is_its_own_line_never_a_peers():
+    b = failing_deploy()
+    own = b.stopped(12, exit_code=1, age=20)
+    b.stopped(12, exit_code=1, age=15)  # no logs: takes its peer's answer
+    b.log(own, "KeyError: 'DATABASE_URL'")
+    verdicts = Analysis(read_view(b.build())).verdicts
+    by_id = {v.task_id: v for v in verdicts}
+    mine = by_id.pop(own)
+    (peer,) = by_id.values()
+    assert mine.log_evidence() == f"log task/{own[:8]}: KeyError: 'DATABASE_URL'"
+    assert peer.log_rule is mine.log_rule and peer.inherited_logs and peer.log_evidence() is None
+    assert classify_task(_task("EssentialContainerExited", None, [{"name": "api", "exitCode": 1}])).log_evidence() \
+        is None
+
+
+# ---- which tasks belong to a failing deployment ------------------------------------------------------------------
+
+def test_a_task_belongs_to_a_failing_deployment_by_who_started_it_or_by_its_revision():
+    b = failing_deploy(new=12, old=11)
+    evidence = b.build()
+    analysis = Analysis(read_view(evidence))
+    failing_id = analysis.deployments.failing[0]["id"]
+    assert analysis.deployments.revisions == {b.td_arn(12)}
+
+    def task(started_by, revision):
+        t = {"taskArn": TASK_ARN}
+        if started_by:
+            t["startedBy"] = started_by
+        if revision:
+            t["taskDefinitionArn"] = b.td_arn(revision)
+        return t
+
+    assert belongs_to_failing_deployment(task(failing_id, 11), analysis)
+    assert belongs_to_failing_deployment(task(failing_id, None), analysis)
+    assert belongs_to_failing_deployment(task(None, 12), analysis)
+    assert belongs_to_failing_deployment(task("ecs-svc/other", 12), analysis)
+    assert not belongs_to_failing_deployment(task("ecs-svc/1000011", 11), analysis)
+    assert not belongs_to_failing_deployment(task(None, 11), analysis)
+    assert not belongs_to_failing_deployment(task(None, None), analysis)
+
+
+# ---- healthy: what it says and how sure it is -------------------------------------------------------------------
+
+@pytest.mark.parametrize("routine, short, alarm, confidence, tail", [
+    (False, False, False, 0.9, ""),
+    (True, False, False, 0.85, "; 1 stopped tasks in the window were routine (scale-in, replacements, user stops)"),
+    (False, True, False, 0.65, "; fewer tasks run than desired, without a failure signal"),
+    (False, False, True, 0.6, "; an alarm is in ALARM without an ECS failure signal"),
+    (True, True, True, 0.3, "; 1 stopped tasks in the window were routine (scale-in, replacements, user stops)"
+                            "; fewer tasks run than desired, without a failure signal"
+                            "; an alarm is in ALARM without an ECS failure signal"),
+])
+def test_healthy_loses_confidence_for_routine_stops_missing_tasks_and_unexplained_alarms(routine, short, alarm,
+                                                                                       confidence, tail):
+    b = steady(desired=3, running=2 if short else 3)
+    if routine:
+        b.stopped(31, "ServiceSchedulerInitiated", "Scaling activity initiated by (service api)", exit_code=143)
+    if alarm:
+        b.alarm("api-latency", "TargetResponseTime", reason="slow")
+    r = classify(b.build())
+    assert r.root_cause.category == "healthy" and r.root_cause.confidence == confidence
+    running = 2 if short else 3
+    assert r.root_cause.summary == f"No fault found: api runs {running} of 3 tasks{tail}."
+
+
+def test_healthy_evidence_is_the_count_the_primary_deployment_the_newest_steady_state_and_three_alarms():
+    b = EvidenceBuilder(desired=2)
+    b.deployment(30, status="ACTIVE", age=60 * 24 * 5)
+    b.deployment(31, age=60 * 24 * 3)
+    b.deployment(32, age=60 * 24 * 4)  # a second PRIMARY: only the newest is quoted
+    b.event("(service api) has reached a steady state.", age=50)
+    b.event("(service api) has reached a steady state.", age=20)
+    b.event("(service api) registered 1 targets in target-group api-tg", age=10)
+    for name in ("a-latency", "b-latency", "c-latency", "d-latency"):
+        b.alarm(name, "TargetResponseTime", reason="slow")
+    evidence = b.build()
+    r = classify(evidence)
+    assert r.root_cause.category == "healthy"
+    assert r.root_cause.evidence == [
+        "service api: running 2 of desired 2",
+        "deployment ecs-svc/1000031 (api:31): status PRIMARY, rolloutState COMPLETED, failedTasks 0, running 2 of 2, "
+        f"created {ago(60 * 24 * 3)}",
+        f"event {ago(20)}: (service api) has reached a steady state.",
+        "alarm a-latency is in ALARM: slow", "alarm b-latency is in ALARM: slow", "alarm c-latency is in ALARM: slow"]
