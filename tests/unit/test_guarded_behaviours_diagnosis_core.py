@@ -15,7 +15,8 @@ from agents.aws_ecs_service.diagnosis.analyzers.analysis import Analysis
 from agents.aws_ecs_service.diagnosis.analyzers.metrics import alarm_signals, metric_signals
 from agents.aws_ecs_service.diagnosis.analyzers.tasks import belongs_to_failing_deployment, classify_task
 from agents.aws_ecs_service.diagnosis.classifier import classify
-from agents.aws_ecs_service.diagnosis.view import read_view
+from agents.aws_ecs_service.diagnosis.decision import decide
+from agents.aws_ecs_service.diagnosis.view import read_view, stopped_at
 from tests.unit.evidence_builder import NOW, EvidenceBuilder, ago, failing_deploy
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
@@ -285,3 +286,143 @@ def test_healthy_evidence_is_the_count_the_primary_deployment_the_newest_steady_
         f"created {ago(60 * 24 * 3)}",
         f"event {ago(20)}: (service api) has reached a steady state.",
         "alarm a-latency is in ALARM: slow", "alarm b-latency is in ALARM: slow", "alarm c-latency is in ALARM: slow"]
+
+
+# ---- one stopped task: which container's exit code counts ---------------------------------------------------------
+
+@pytest.mark.parametrize("exits, rule, exit_code", [
+    ((0,), "F01", 0),          # the essential app exited 0: still its exit, not "no exit code"
+    ((0, 1), "F01", 1),        # the first non-zero exit wins over a clean one
+    ((1, 0), "F01", 1),
+    ((1, 139), "F01", 1),
+    ((139, 1), "F04", 139),
+])
+def test_the_exit_code_of_a_task_is_its_first_non_zero_app_exit_else_the_first_exit(exits, rule, exit_code):
+    containers = [{"name": f"app{i}", "exitCode": code} for i, code in enumerate(exits)]
+    verdict = classify_task(_task("EssentialContainerExited", None, containers))
+    assert (verdict.rule.id, verdict.exit_code) == (rule, exit_code)
+
+
+@pytest.mark.parametrize("sidecar, failed", [
+    ({"exitCode": 0}, False), ({"exitCode": 137}, False), ({"exitCode": 143}, False), ({"exitCode": None}, False),
+    ({"exitCode": 1}, True), ({"exitCode": 138}, True), ({"exitCode": 142}, True), ({"exitCode": 136}, True),
+    ({"healthStatus": "unhealthy"}, True), ({"healthStatus": "HEALTHY"}, False),
+])
+def test_a_sidecar_failed_only_when_unhealthy_or_exiting_with_a_code_ecs_did_not_send(sidecar, failed):
+    """0 is success and 137/143 are ECS stopping the container: not the sidecar's own failure."""
+    containers = [{"name": "api", "exitCode": 0}, {"name": "ecs-service-connect-agent", **sidecar}]
+    verdict = classify_task(_task("EssentialContainerExited", "Essential container in task exited", containers))
+    assert verdict.rule.id == ("F44" if failed else "F01")
+
+
+# ---- when a task stopped ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("keys, expected", [
+    (("stoppedAt", "executionStoppedAt", "stoppingAt", "createdAt"), "stoppedAt"),
+    (("executionStoppedAt", "stoppingAt", "createdAt"), "executionStoppedAt"),
+    (("stoppingAt", "createdAt"), "stoppingAt"),
+    (("createdAt",), "createdAt"),
+    ((), None),
+])
+def test_a_task_stopped_at_the_first_time_it_has_of_stopped_execution_stopped_stopping_and_created(keys, expected):
+    times = {"stoppedAt": ago(1), "executionStoppedAt": ago(2), "stoppingAt": ago(3), "createdAt": ago(4)}
+    task = {key: times[key] for key in keys}
+    assert stopped_at(task) == (dt.datetime.fromisoformat(times[expected]) if expected else None)
+
+
+def test_a_stopped_task_is_in_the_window_by_when_it_stopped_not_when_it_was_created():
+    b = steady()
+    inside = b.stopped(31, age=10)
+    outside = b.stopped(31, age=60 * 3)
+    evidence = b.build()
+    for t in evidence["tasks"]["stopped"]:
+        t["createdAt"] = ago(30) if outside in t["taskArn"] else ago(60 * 5)
+    assert [t["taskArn"].rsplit("/", 1)[1] for t in read_view(evidence).stopped] == [inside]
+
+
+# ---- the decision: independent sources that agree raise the root's confidence ------------------------------------
+
+ELB_REASON = ("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+              "targetgroup/api/abc)")
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def _elb_failures(own_logs: bool = False, events: int = 0) -> EvidenceBuilder:
+    b = steady()
+    ids = [b.stopped(31, "ServiceSchedulerInitiated", ELB_REASON, exit_code=None, age=age) for age in (20, 15, 10)]
+    if own_logs:
+        for tid in ids:
+            b.log(tid, "ERROR connect ECONNREFUSED 10.0.0.5:5432")
+    for n in range(events):
+        b.event(f"(service api) (task {ids[n]}) failed ELB health checks in (target-group "
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/abc).", age=9 - n)
+    return b
+
+
+def decided(b: EvidenceBuilder):
+    return decide(Analysis(read_view(b.build())))
+
+
+def test_a_root_cause_named_by_one_source_keeps_the_confidence_of_its_tasks():
+    d = decided(_elb_failures())
+    assert d.root.cause == "elb-health-check-failed" and d.root.source == "stopped tasks"
+    assert d.root.confidence == pytest.approx(0.9 + 0.03)  # the rule's confidence, three tasks or more
+    assert len(d.root.evidence) == 3 and not d.recovered
+
+
+def test_service_events_that_agree_add_two_of_their_lines_and_raise_the_confidence_by_005():
+    d = decided(_elb_failures(events=3))
+    assert d.root.cause == "elb-health-check-failed" and d.root.confidence == pytest.approx(0.93 + 0.05)
+    events = [line for line in d.root.evidence if line.startswith("event ")]
+    assert len(d.root.evidence) == 5 and events == [
+        f"event {ago(7)}: (service api) (task {d.root.verdicts[2].task['taskArn'].rsplit('/', 1)[1]}) failed ELB "
+        "health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/abc).",
+        f"event {ago(8)}: (service api) (task {d.root.verdicts[1].task['taskArn'].rsplit('/', 1)[1]}) failed ELB "
+        "health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/abc)."]
+
+
+def test_a_failing_tasks_own_log_line_raises_the_confidence_by_004():
+    d = decided(_elb_failures(own_logs=True))
+    assert d.root.cause == "dependency-unreachable"
+    assert d.root.confidence == pytest.approx(0.9 + 0.03 + 0.04)
+
+
+def _oom(memory_signals: int = 0, deploy: bool = False) -> EvidenceBuilder:
+    b = failing_deploy(new=12, old=11) if deploy else EvidenceBuilder(desired=2)
+    if not deploy:
+        b.deployment(12)
+    for age in (20, 15, 10):
+        b.stopped(12, exit_code=137, container_reason=OOM_REASON, age=age)
+    if memory_signals:
+        b.metric("MemoryUtilization", 95, 96, 97)
+    for name in ("api-memory-high", "api-memory-critical")[:max(memory_signals - 1, 0)]:
+        b.alarm(name, "MemoryUtilization", reason="memory high")
+    return b
+
+
+@pytest.mark.parametrize("memory_signals, confidence, memory_lines", [
+    (0, 0.95 + 0.03, []),
+    (1, 0.95 + 0.03 + 0.04, ["metric MemoryUtilization: recent datapoints 95, 96, 97 (>= 90%)"]),
+    (3, 0.95 + 0.03 + 0.04, ["metric MemoryUtilization: recent datapoints 95, 96, 97 (>= 90%)",
+                             "alarm api-memory-critical is in ALARM: memory high"]),
+])
+def test_memory_at_its_limit_confirms_an_oom_kill_with_two_of_its_lines_and_004(memory_signals, confidence,
+                                                                                memory_lines):
+    d = decided(_oom(memory_signals))
+    assert d.root.cause == "container-oom" and d.root.confidence == pytest.approx(confidence)
+    assert d.root.evidence[3:] == memory_lines
+
+
+def test_memory_at_its_limit_does_not_join_the_evidence_of_a_cause_other_than_an_oom_kill():
+    b = steady()
+    for age in (20, 15, 10):
+        b.stopped(31, exit_code=1, age=age)
+    b.metric("MemoryUtilization", 95, 96, 97)
+    d = decided(b)
+    assert d.root.cause == "app-crash" and not any("MemoryUtilization" in line for line in d.root.evidence)
+
+
+def test_tasks_of_the_failing_deployment_raise_the_confidence_by_003():
+    d = decided(_oom(deploy=True))
+    assert d.root.cause == "container-oom" and d.root.confidence == pytest.approx(0.95 + 0.03 + 0.03)
+    assert d.failing_revision == failing_deploy(new=12, old=11).td_arn(12)
