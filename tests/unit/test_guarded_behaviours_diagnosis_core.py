@@ -426,3 +426,71 @@ def test_tasks_of_the_failing_deployment_raise_the_confidence_by_003():
     d = decided(_oom(deploy=True))
     assert d.root.cause == "container-oom" and d.root.confidence == pytest.approx(0.95 + 0.03 + 0.03)
     assert d.failing_revision == failing_deploy(new=12, old=11).td_arn(12)
+
+
+def test_crashes_of_a_revision_the_failing_deployment_does_not_run_get_no_deployment_bonus():
+    b = failing_deploy(new=12, old=11)
+    for age in (20, 15, 10):
+        b.stopped(11, exit_code=1, age=age)
+    d = decided(b)
+    assert d.root.cause == "app-crash" and d.failing_revision == b.td_arn(11)
+    # the rule's 0.75 for three tasks (+0.03), and the deployment analyzer's guess agreeing (+0.05); no +0.03
+    assert d.root.confidence == pytest.approx(0.75 + 0.03 + 0.05)
+
+
+# ---- the decision: the root, and what is said beside it ------------------------------------------------------------
+
+def _with_missing_image(b: EvidenceBuilder, revision: int) -> dict:
+    evidence = b.build()
+    evidence["images"] = [{"image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v1.{revision}",
+                           "registryId": "123456789012", "repository": "api",
+                           "imageId": {"imageTag": f"v1.{revision}"}, "revisions": [b.td_arn(revision)],
+                           "status": "ImageNotFound"}]
+    return evidence
+
+
+def test_a_warning_about_a_revision_that_runs_fine_is_said_beside_healthy_never_as_the_root():
+    d = decide(Analysis(read_view(_with_missing_image(steady(), 31))))
+    assert d.root.cause == "healthy" and d.root.source == ""
+    assert [(h.cause, h.source) for h in d.others] == [("image-not-found", "container images")]
+    assert not d.recovered and d.failing_revision is None
+
+
+def test_beside_a_root_that_only_warns_only_warnings_are_said_not_the_weaker_causes():
+    b = steady()
+    b.metric("CPUUtilization", 90, 91, 92)
+    for age in (20, 15, 10):  # user stops: a benign hypothesis, weaker than the metrics
+        b.stopped(31, "UserInitiated", "Task stopped by user", exit_code=143, age=age)
+    d = decide(Analysis(read_view(_with_missing_image(b, 31))))
+    assert d.root.cause == "cpu-saturation" and d.root.source == "metrics and alarms"
+    assert [h.cause for h in d.others] == ["image-not-found"]
+
+
+def test_beside_a_transient_root_the_other_transient_causes_are_said():
+    b = steady()
+    for age in (20, 15):
+        b.stopped(31, "SpotInterruption", "Your Spot Task was interrupted.", exit_code=None, age=age)
+    b.event("(service api) was unable to place a task. Reason: Capacity is unavailable at this time. Please try "
+            "again later or in a different availability zone.", age=12)
+    d = decided(b)
+    assert d.root.cause == "spot-interruption"
+    assert [(h.cause, h.source) for h in d.others] == [("capacity-unavailable", "service events")]
+
+
+def test_a_steady_state_after_a_cause_without_stopped_tasks_or_signals_is_not_a_recovery():
+    """Running tasks' logs name the cause but carry no time: a steady-state event cannot be said to follow them."""
+    b = steady()
+    b.log(b.running_task(31), "ERROR connect ECONNREFUSED 10.0.0.5:5432", "ERROR connect ECONNREFUSED 10.0.0.5:5432")
+    b.alarm("api-5xx", "HTTPCode_Target_5XX_Count")
+    b.event("(service api) has reached a steady state.", age=1)
+    d = decided(b)
+    assert d.root.cause == "dependency-unreachable" and d.root.source == "application logs" and not d.recovered
+
+
+# ---- the window's edges belong to it ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("minutes_before_end, inside", [(0, True), (120, True), (-0.01, False), (120.01, False)])
+def test_an_event_exactly_at_either_edge_of_the_window_is_inside_it(minutes_before_end, inside):
+    b = steady()  # a 2 h window ending at NOW
+    b.event("(service api) has reached a steady state.", age=minutes_before_end)
+    assert len(read_view(b.build()).events) == (1 if inside else 0)

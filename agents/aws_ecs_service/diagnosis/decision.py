@@ -29,11 +29,11 @@ class Decision:
 
 def decide(analysis: Analysis) -> Decision:
     proposed = []
-    for place, analyzer in enumerate(ANALYZERS):
-        for order, h in enumerate(analyzer.propose(analysis)):
+    for analyzer in ANALYZERS:
+        for h in analyzer.propose(analysis):
             h.source = analyzer.source
-            proposed.append((h.tier, place, order, h))
-    ranked = [h for *_, h in sorted(proposed, key=lambda p: p[:3])]
+            proposed.append(h)
+    ranked = sorted(proposed, key=lambda h: h.tier)  # stable: within a tier, registry order, then the analyzer's
     contenders = [h for h in ranked if h.tier < Tier.ALSO]
     root = contenders[0] if contenders else _healthy(analysis)
     if root.tier <= Tier.TRANSIENT:
