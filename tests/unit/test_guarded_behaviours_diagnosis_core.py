@@ -16,6 +16,7 @@ from agents.aws_ecs_service.diagnosis.analyzers.metrics import alarm_signals, me
 from agents.aws_ecs_service.diagnosis.analyzers.tasks import belongs_to_failing_deployment, classify_task
 from agents.aws_ecs_service.diagnosis.classifier import classify
 from agents.aws_ecs_service.diagnosis.decision import decide
+from agents.aws_ecs_service.diagnosis.rules import RULES_BY_ID
 from agents.aws_ecs_service.diagnosis.view import read_view, stopped_at
 from tests.unit.evidence_builder import NOW, EvidenceBuilder, ago, failing_deploy
 
@@ -494,3 +495,135 @@ def test_an_event_exactly_at_either_edge_of_the_window_is_inside_it(minutes_befo
     b = steady()  # a 2 h window ending at NOW
     b.event("(service api) has reached a steady state.", age=minutes_before_end)
     assert len(read_view(b.build()).events) == (1 if inside else 0)
+
+
+# ---- the suggested action ----------------------------------------------------------------------------------------
+
+def action_of(evidence: dict):
+    r = classify(evidence)
+    (action,) = r.suggested_actions
+    return r, action, RULES_BY_ID[r.findings[0].rule].remediation
+
+
+def test_healthy_suggests_nothing_and_needs_no_approval():
+    r, action, _ = action_of(steady().build())
+    assert r.root_cause.category == "healthy"
+    assert (action.action, action.params, action.requires_approval, action.rationale) == (
+        "none", {}, False, "No fault found; nothing to change.")
+
+
+def test_saturation_suggests_one_more_task_and_says_from_how_many_to_how_many():
+    r, action, remediation = action_of(steady(desired=4).metric("CPUUtilization", 90, 91, 92).build())
+    assert r.root_cause.category == "cpu-saturation"
+    assert (action.action, action.params, action.requires_approval) == ("scale", {"desiredCount": 5}, True)
+    assert action.rationale == f"{remediation} One more task spreads the load (4 -> 5)."
+
+
+def test_a_service_scaled_to_zero_gets_one_task_back():
+    b = EvidenceBuilder(desired=0, running=0)
+    b.deployment(31)
+    r, action, _ = action_of(b.build())
+    assert r.root_cause.category == "scaled-to-zero"
+    assert (action.action, action.params, action.requires_approval) == ("scale", {"desiredCount": 1}, True)
+    assert action.rationale == ("The service runs no tasks because desiredCount is 0; if that was not intended, bring "
+                                "it back one task at a time (0 -> 1).")
+
+
+@pytest.mark.parametrize("stop_code, reason, cause", [
+    ("SpotInterruption", "Your Spot Task was interrupted.", "spot-interruption"),        # transient
+    ("UserInitiated", "Task stopped by user", "task-stopped-by-user"),                   # benign
+])
+def test_a_transient_or_benign_cause_suggests_nothing_ecs_replaces_the_tasks(stop_code, reason, cause):
+    b = steady(desired=3, running=2)
+    for age in (20, 15, 10):
+        b.stopped(31, stop_code, reason, exit_code=None, age=age)
+    r, action, remediation = action_of(b.build())
+    assert r.root_cause.category == cause
+    assert (action.action, action.params, action.requires_approval) == ("none", {}, False)
+    assert action.rationale == (f"Transient or platform-driven ({cause}): ECS replaces the tasks by itself. "
+                                f"{remediation}")
+
+
+def test_a_crash_the_newest_deployment_brought_suggests_a_rollback_to_the_revision_that_ran_healthy():
+    b = failing_deploy(new=12, old=11)
+    for age in (20, 15, 10):
+        b.stopped(12, exit_code=1, age=age)
+    r, action, remediation = action_of(b.build())
+    assert (action.action, action.params, action.requires_approval) == ("rollback", {"taskDefinition": "api:11"}, True)
+    assert action.rationale == ("app-crash began with revision api:12; rolling back to api:11, the last revision that "
+                                f"ran healthy, restores the service. Then: {remediation}")
+
+
+def test_a_cause_seen_only_in_events_after_a_deployment_names_the_newest_deployments_revision():
+    b = failing_deploy(new=12, old=11)
+    for age in (20, 15, 10):
+        b.event("(service api) (task abc) failed ELB health checks in (target-group "
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/abc).", age=age)
+    r, action, remediation = action_of(b.build())
+    assert r.root_cause.category == "elb-health-check-failed"
+    assert (action.action, action.params) == ("rollback", {"taskDefinition": "api:11"})
+    assert action.rationale.startswith("elb-health-check-failed began with revision api:12; rolling back to api:11,")
+
+
+def test_after_ecs_rolled_back_by_itself_a_person_fixes_the_failing_revision():
+    b = EvidenceBuilder(desired=2)
+    b.taskdef(11).taskdef(12)
+    b.deployment(11, status="PRIMARY", rollout="COMPLETED", age=5)
+    b.deployment(12, status="ACTIVE", rollout="FAILED", failed=3, age=40, running=0,
+                 reason="ECS deployment circuit breaker: tasks failed to start.")
+    for age in (30, 25, 20):
+        b.stopped(12, exit_code=1, age=age)
+    r, action, remediation = action_of(b.build())
+    assert r.root_cause.category == "app-crash"
+    assert (action.action, action.requires_approval) == ("none", False)
+    assert action.rationale == ("ECS already runs api:11 again, not the failing revision. A person must fix it: "
+                                f"{remediation}")
+
+
+def test_a_cause_no_revision_brings_is_for_a_person_and_a_rollback_does_not_change_it():
+    b = EvidenceBuilder(desired=4, running=2, launch_type="EC2")
+    b.deployment(3)
+    b.event("(service api) was unable to place a task because no container instance met all of its requirements. "
+            "Reason: No Container Instances were found in your cluster.", age=5)
+    r, action, remediation = action_of(b.build())
+    assert r.root_cause.category == "placement-no-instances"
+    assert (action.action, action.requires_approval) == ("none", False)
+    assert action.rationale == f"A rollback does not change this. A person must fix it: {remediation}"
+
+
+def test_a_crash_no_deployment_introduced_is_not_rolled_back():
+    b = steady()
+    for age in (20, 15, 10):
+        b.stopped(31, exit_code=1, age=age)
+    r, action, remediation = action_of(b.build())
+    assert r.root_cause.category == "app-crash" and (action.action, action.requires_approval) == ("none", False)
+    assert action.rationale == ("No deployment introduced this, so a rollback would not help. A person must fix it: "
+                                f"{remediation}")
+
+
+# ---- recovery: a steady state after the last failure, with every desired task running ---------------------------------
+
+def _crash_then(desired: int, running: int, event: str, event_age: float, crash_age: float = 10) -> EvidenceBuilder:
+    b = steady(desired=desired, running=running)
+    for age in (crash_age + 10, crash_age + 5, crash_age):
+        b.stopped(31, exit_code=1, age=age)
+    b.event(event, age=event_age)
+    return b
+
+
+STEADY = "(service api) has reached a steady state."
+
+
+@pytest.mark.parametrize("desired, running, event, event_age, recovered", [
+    (2, 2, STEADY, 5, True),
+    (1, 1, STEADY, 5, True),
+    (2, 2, STEADY, 10, False),                                         # at the same time as the last crash
+    (2, 2, STEADY, 11, False),                                         # before it
+    (2, 2, "(service api) registered 1 targets in target-group api-tg", 5, False),  # not a steady state
+    (2, 1, STEADY, 5, False),
+    (0, 0, STEADY, 5, False),                                          # nothing desired: nothing recovered
+])
+def test_a_service_recovered_only_after_a_steady_state_later_than_its_last_failure(desired, running, event,
+                                                                                 event_age, recovered):
+    d = decided(_crash_then(desired, running, event, event_age))
+    assert d.root.cause == "app-crash" and d.recovered is recovered
