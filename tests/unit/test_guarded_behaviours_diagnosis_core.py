@@ -17,7 +17,7 @@ from agents.aws_ecs_service.diagnosis.analyzers.tasks import belongs_to_failing_
 from agents.aws_ecs_service.diagnosis.classifier import classify
 from agents.aws_ecs_service.diagnosis.decision import decide
 from agents.aws_ecs_service.diagnosis.rules import RULES_BY_ID
-from agents.aws_ecs_service.diagnosis.view import read_view, stopped_at
+from agents.aws_ecs_service.diagnosis.view import read_view, stopped_at, ts
 from tests.unit.evidence_builder import NOW, EvidenceBuilder, ago, failing_deploy
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
@@ -627,3 +627,104 @@ def test_a_service_recovered_only_after_a_steady_state_later_than_its_last_failu
                                                                                  event_age, recovered):
     d = decided(_crash_then(desired, running, event, event_age))
     assert d.root.cause == "app-crash" and d.recovered is recovered
+
+
+# ---- view: the evidence document read once --------------------------------------------------------------------------
+
+def _td(revision: int) -> str:
+    return f"arn:aws:ecs:us-east-1:123456789012:task-definition/api:{revision}"
+
+
+def _raw_evidence() -> dict:
+    def task(tid: str, group: str = "service:api", **times) -> dict:
+        return {"taskArn": f"arn:aws:ecs:us-east-1:123456789012:task/prod/{tid}", "group": group, **times}
+
+    return {
+        "target": {"region": "us-east-1", "cluster": "prod", "service": "api"},
+        "window": {"start": ago(120), "end": NOW.isoformat()},
+        "service": {
+            "serviceName": "api", "desiredCount": 3, "runningCount": 2, "taskDefinition": _td(8),
+            "deployments": [{"id": "d-old", "createdAt": ago(600)}, {"id": "d-new", "createdAt": ago(30)},
+                            {"id": "d-mid", "createdAt": ago(300)}],
+            "events": [{"createdAt": ago(50), "message": "(service api) has  stopped 1 running tasks"},
+                       {"createdAt": ago(5), "message": "(service api) has reached a steady state."},
+                       {"createdAt": ago(500), "message": "(service api) too old"},
+                       {"createdAt": ago(20), "message": "service api was unable to place a task."}],
+        },
+        "current_task_definition": _td(9),
+        "previous_task_definition": _td(7),
+        "task_definitions": {_td(9): {"family": "api", "revision": 9}},
+        "service_deployments": [{"serviceDeploymentArn": "sd-1"}],
+        "tasks": {
+            "running": [task("r1"), task("r2", group="service:other"), task("r3", group="family:api")],
+            "stopped": [task("s-late", stoppedAt=ago(5)), task("s-b", stoppedAt=ago(40)),
+                        task("s-a", stoppedAt=ago(40)), task("s-early", stoppedAt=ago(90)),
+                        task("s-old", stoppedAt=ago(300)), task("s-other", group="service:other", stoppedAt=ago(9))],
+        },
+        "alarms": [{"AlarmName": "a"}],
+        "container_instances": [{"containerInstanceArn": "ci-1"}],
+        "errors": [],
+    }
+
+
+def test_the_view_reads_the_service_its_revisions_and_its_own_tasks_inside_the_window():
+    view = read_view(_raw_evidence())
+    assert (view.service_name, view.desired, view.running) == ("api", 3, 2)
+    assert (view.start, view.end) == (dt.datetime.fromisoformat(ago(120)), NOW)
+    assert (view.current_td, view.previous_td) == (_td(9), _td(7))
+    assert view.task_definitions == {_td(9): {"family": "api", "revision": 9}}
+    assert [d["id"] for d in view.deployments] == ["d-new", "d-mid", "d-old"]
+    assert view.service_deployments == [{"serviceDeploymentArn": "sd-1"}]
+    assert [t["taskArn"].rsplit("/", 1)[1] for t in view.running_tasks] == ["r1"]
+    assert [t["taskArn"].rsplit("/", 1)[1] for t in view.stopped] == ["s-early", "s-a", "s-b", "s-late"]
+    assert view.alarms == [{"AlarmName": "a"}] and view.container_instances == [{"containerInstanceArn": "ci-1"}]
+    assert [(e.at, e.message, e.body) for e in view.events] == [
+        (dt.datetime.fromisoformat(ago(5)), "(service api) has reached a steady state.", "has reached a steady state."),
+        (dt.datetime.fromisoformat(ago(20)), "service api was unable to place a task.", "was unable to place a task."),
+        (dt.datetime.fromisoformat(ago(50)), "(service api) has stopped 1 running tasks", "has stopped 1 running tasks")]
+
+
+def test_the_view_falls_back_to_the_targets_service_name_and_the_services_task_definition():
+    evidence = _raw_evidence()
+    del evidence["service"]["serviceName"], evidence["current_task_definition"]
+    evidence["service"]["desiredCount"] = evidence["service"]["runningCount"] = None
+    view = read_view(evidence)
+    assert (view.service_name, view.current_td, view.desired, view.running) == ("api", _td(8), 0, 0)
+    assert [t["taskArn"].rsplit("/", 1)[1] for t in view.running_tasks] == ["r1"]  # the group still names it
+
+
+def test_an_evidence_document_with_nothing_in_it_reads_as_an_empty_view():
+    view = read_view({})
+    assert (view.service_name, view.start, view.end, view.service, view.desired, view.running) == \
+        ("", None, None, {}, 0, 0)
+    assert (view.current_td, view.previous_td, view.task_definitions, view.deployments) == (None, None, {}, [])
+    assert (view.service_deployments, view.events, view.stopped, view.running_tasks) == ([], [], [], [])
+    assert (view.alarms, view.metrics, view.container_instances) == ([], {}, [])
+
+
+def test_container_instances_that_could_not_be_read_are_unknown_not_none_registered():
+    evidence = _raw_evidence()
+    evidence["errors"] = [{"call": "ecs:ListTasks", "code": "AccessDenied"}]
+    assert read_view(evidence).container_instances == [{"containerInstanceArn": "ci-1"}]
+    evidence["errors"].append({"call": "ecs:DescribeContainerInstances", "code": "AccessDenied"})
+    assert read_view(evidence).container_instances is None
+
+
+def test_a_task_definition_is_found_by_its_arn_or_by_family_and_revision():
+    evidence = _raw_evidence()
+    by_arn = {"taskDefinitionArn": _td(9), "containerDefinitions": []}
+    by_fields = {"family": "api", "revision": 5}
+    evidence["task_definitions"] = {_td(9): by_arn, "some-other-key": by_fields}
+    view = read_view(evidence)
+    assert view.taskdef(_td(9)) is by_arn
+    assert view.taskdef("api:9") is by_arn                       # the key's short name
+    assert view.taskdef(_td(5)) is by_fields and view.taskdef("api:5") is by_fields  # the definition's own name
+    assert view.taskdef("api:6") is None and view.taskdef(None) is None and view.taskdef("") is None
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (NOW, NOW.timestamp()), (NOW.isoformat(), NOW.timestamp()), (1_700_000_000, 1_700_000_000.0),
+    (None, 0.0), ("not a time", 0.0),
+])
+def test_a_time_reads_as_epoch_seconds_and_an_unreadable_one_as_zero(value, seconds):
+    assert ts(value) == seconds
