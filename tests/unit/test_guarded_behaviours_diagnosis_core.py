@@ -12,8 +12,14 @@ import datetime as dt
 import pytest
 
 from agents.aws_ecs_service.diagnosis.analyzers.analysis import Analysis
+from agents.aws_ecs_service.diagnosis.analyzers.base import Tier
 from agents.aws_ecs_service.diagnosis.analyzers.metrics import alarm_signals, metric_signals
-from agents.aws_ecs_service.diagnosis.analyzers.tasks import belongs_to_failing_deployment, classify_task
+from agents.aws_ecs_service.diagnosis.analyzers.tasks import (
+    TaskAnalyzer,
+    belongs_to_failing_deployment,
+    classify_task,
+    task_hypotheses,
+)
 from agents.aws_ecs_service.diagnosis.classifier import classify
 from agents.aws_ecs_service.diagnosis.decision import decide
 from agents.aws_ecs_service.diagnosis.rules import RULES_BY_ID
@@ -728,3 +734,126 @@ def test_a_task_definition_is_found_by_its_arn_or_by_family_and_revision():
 ])
 def test_a_time_reads_as_epoch_seconds_and_an_unreadable_one_as_zero(value, seconds):
     assert ts(value) == seconds
+
+
+# ---- stopped tasks: one hypothesis per cause -----------------------------------------------------------------------
+
+def _hypotheses(b: EvidenceBuilder, total: int | None = None):
+    analysis = Analysis(read_view(b.build()))
+    verdicts = analysis.verdicts
+    return task_hypotheses(verdicts, len(verdicts) if total is None else total, analysis.view)
+
+
+def test_task_hypotheses_count_share_quote_and_rank_each_cause():
+    b = steady(desired=3)
+    crashes = [b.stopped(31, exit_code=code, age=age) for code, age in ((1, 30), (2, 25), (1, 20), (1, 15))]
+    ooms = [b.stopped(31, exit_code=137, container_reason=OOM_REASON, age=age) for age in (12, 8)]
+    spot = b.stopped(31, "SpotInterruption", "Your Spot Task was interrupted.", exit_code=None, age=5)
+    crash, oom, transient = _hypotheses(b, total=7)
+    assert [(h.cause, h.rule.id, h.severity, h.tier) for h in (crash, oom, transient)] == [
+        ("app-crash", "F01", "critical", Tier.FAILURE), ("container-oom", "F02", "critical", Tier.FAILURE),
+        ("spot-interruption", "F35", "medium", Tier.TRANSIENT)]
+    # the rule's confidence, weighted by the cause's share of the stops, and +0.03 from three tasks on
+    assert crash.confidence == pytest.approx(0.75 * (0.7 + 0.3 * 4 / 7) + 0.03)
+    assert oom.confidence == pytest.approx(0.95 * (0.7 + 0.3 * 2 / 7))
+    assert transient.confidence == pytest.approx(0.9 * (0.7 + 0.3 * 1 / 7))
+    assert crash.summary == "4 of 7 stopped tasks exited on their own (essential container exit code 1/2)."
+    assert oom.summary == ("2 of 7 stopped tasks had a container killed for exceeding its memory limit "
+                           "(OutOfMemoryError).")
+    # the newest three tasks first
+    assert crash.evidence == [f"task/{tid[:8]}: Essential container in task exited (exit {code})"
+                              for tid, code in ((crashes[3], 1), (crashes[2], 1), (crashes[1], 2))]
+    assert oom.evidence == [f"task/{tid[:8]}: {OOM_REASON} (exit 137)" for tid in reversed(ooms)]
+    assert transient.evidence == [f"task/{spot[:8]}: Your Spot Task was interrupted. (stopCode SpotInterruption)"]
+    assert [len(h.verdicts) for h in (crash, oom, transient)] == [4, 2, 1]
+
+
+@pytest.mark.parametrize("spot_ages, oom_ages, first", [
+    ((20, 10), (15, 5), "container-oom"),      # as many tasks: the cause that stopped one last leads
+    ((20, 5), (15, 10), "spot-interruption"),
+    ((20, 5), (15, 5), "spot-interruption"),   # and at the same time: the rule's priority
+    ((20,), (15, 30), "container-oom"),        # more tasks lead whatever the time
+])
+def test_task_hypotheses_rank_by_tasks_then_the_latest_stop_then_the_rules_priority(spot_ages, oom_ages, first):
+    b = steady()
+    for age in spot_ages:
+        b.stopped(31, "SpotInterruption", "Your Spot Task was interrupted.", exit_code=None, age=age)
+    for age in oom_ages:
+        b.stopped(31, exit_code=137, container_reason=OOM_REASON, age=age)
+    assert _hypotheses(b)[0].cause == first
+
+
+def test_a_cause_its_logs_named_is_said_after_the_stop_its_newest_task_shows():
+    b = failing_deploy(new=12, old=11)
+    tids = [b.stopped(12, exit_code=1, age=age) for age in (20, 15)]
+    for tid in tids:
+        b.log(tid, "KeyError: 'DATABASE_URL'")
+    (h,) = _hypotheses(b)
+    assert (h.cause, h.rule.id, h.severity) == ("missing-config", "L02", "critical")
+    assert h.summary == ("2 of 2 stopped tasks exited on their own (essential container exit code 1). "
+                         "The application exits because a setting is missing or invalid (logs name it).")
+    assert h.evidence[2:] == [f"log task/{tids[0][:8]}: KeyError: 'DATABASE_URL'",
+                              f"log task/{tids[1][:8]}: KeyError: 'DATABASE_URL'"]
+    assert h.confidence == pytest.approx(0.9)  # the log rule's, above the exit code's
+
+
+def test_the_lead_task_of_a_cause_is_its_newest_so_its_own_story_is_told():
+    b = steady()
+    older = b.stopped(31, exit_code=1, age=20)
+    newer = b.stopped(31, exit_code=1, age=10)
+    b.log(older, "Traceback (most recent call last):", "RuntimeError: boom")
+    b.log(newer, "INFO nothing to see")  # has logs, so it does not take its peer's answer
+    (h,) = _hypotheses(b)
+    assert h.cause == "app-crash" and h.summary == \
+        "2 of 2 stopped tasks exited on their own (essential container exit code 1)."
+    b.log(b.stopped(31, exit_code=1, age=5), "Traceback (most recent call last):", "RuntimeError: boom")
+    (h,) = _hypotheses(b)
+    assert h.summary.startswith("3 of 3 stopped tasks exited on their own (essential container exit code 1). ")
+    assert len(h.summary) > len("3 of 3 stopped tasks exited on their own (essential container exit code 1). ")
+
+
+# ---- stopped tasks: scope, and the benign stops that may be the whole story ------------------------------------------
+
+def test_failures_outside_the_failing_deployment_are_said_beside_its_cause_not_instead_of_it():
+    b = failing_deploy(new=12, old=11)
+    for age in (20, 15):
+        b.stopped(12, exit_code=137, container_reason=OOM_REASON, age=age)
+    for age in (30, 25, 10):
+        b.stopped(11, exit_code=1, age=age)
+    analysis = Analysis(read_view(b.build()))
+    found = TaskAnalyzer().propose(analysis)
+    assert [(h.cause, h.tier, len(h.verdicts)) for h in found] == [
+        ("container-oom", Tier.FAILURE, 2), ("app-crash", Tier.ALSO, 3)]
+    # shares: within the deployment's own tasks, and of all failures for the others
+    assert found[0].summary.startswith("2 of 2 stopped tasks") and found[1].summary.startswith("3 of 5 stopped tasks")
+    d = decide(analysis)
+    assert d.root.cause == "container-oom" and [h.cause for h in d.others] == ["app-crash"]
+
+
+MAINTENANCE = "ECS is performing maintenance on the underlying infrastructure hosting the task"
+
+
+@pytest.mark.parametrize("age, cause", [(59, "platform-maintenance"), (60, "platform-maintenance"), (61, "healthy")])
+def test_maintenance_is_the_cause_only_within_an_hour_of_the_end_of_the_window(age, cause):
+    b = steady()
+    b.stopped(31, "TerminationNotice", MAINTENANCE, exit_code=None, age=age)
+    b.stopped(31, "ServiceSchedulerInitiated", "Scaling activity initiated by (service api)", exit_code=143, age=5)
+    d = decided(b)
+    assert d.root.cause == cause
+    if cause != "healthy":
+        assert d.root.tier == Tier.BENIGN and d.root.confidence == pytest.approx(0.85 * (0.7 + 0.3 / 2))
+
+
+def test_without_a_window_end_maintenance_is_judged_against_the_last_stop():
+    def cause(*routine_ages: float) -> str:
+        b = steady()
+        b.stopped(31, "TerminationNotice", MAINTENANCE, exit_code=None, age=100)
+        for age in routine_ages:
+            b.stopped(31, "ServiceSchedulerInitiated", "Scaling activity initiated by (service api)", exit_code=143,
+                      age=age)
+        evidence = b.build()
+        evidence["window"] = {"start": ago(120)}
+        return decide(Analysis(read_view(evidence))).root.cause
+
+    assert cause(60) == "platform-maintenance"   # 40 min before the last stop
+    assert cause(60, 20) == "healthy"            # 80 min before it
