@@ -857,3 +857,93 @@ def test_without_a_window_end_maintenance_is_judged_against_the_last_stop():
 
     assert cause(60) == "platform-maintenance"   # 40 min before the last stop
     assert cause(60, 20) == "healthy"            # 80 min before it
+
+
+# ---- did the newest deployment bring the cause? ------------------------------------------------------------------
+
+def _crash_after_deploying(rollout: str, deployed_minutes_ago: float) -> EvidenceBuilder:
+    b = EvidenceBuilder(desired=2)
+    b.taskdef(31).taskdef(32)
+    b.deployment(32, rollout=rollout, age=deployed_minutes_ago)
+    b.deployment(31, status="ACTIVE", rollout="COMPLETED", age=60 * 24 * 5)
+    for age in (20, 15, 10):
+        b.stopped(32, exit_code=1, age=age)
+    return b
+
+
+@pytest.mark.parametrize("rollout, deployed_minutes_ago, rollback", [
+    ("COMPLETED", 60, True),
+    ("COMPLETED", 120, True),        # exactly at the window's start
+    ("COMPLETED", 121, False),       # a revision that ran for longer than the window did not just bring the fault
+    ("COMPLETED", 60 * 24, False),
+    ("IN_PROGRESS", 60 * 5, True),   # still rolling out: however long ago it began
+    ("FAILED", 60 * 5, True),
+])
+def test_a_crash_of_the_newest_revision_is_rolled_back_only_if_that_deployment_is_recent_or_unfinished(
+        rollout, deployed_minutes_ago, rollback):
+    r, action, _ = action_of(_crash_after_deploying(rollout, deployed_minutes_ago).build())
+    assert r.root_cause.category == "app-crash"
+    assert (action.action, action.params) == (("rollback", {"taskDefinition": "api:31"}) if rollback else ("none", {}))
+
+
+ELB_EVENT = ("(service api) (task {}) failed ELB health checks in (target-group "
+             "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/abc).")
+
+
+@pytest.mark.parametrize("events_minutes_ago, deployments, rollback", [
+    (10, 2, True),
+    (40, 2, True),      # as the deployment began
+    (41, 2, False),     # before it: the deployment did not bring it
+    (10, 1, False),     # nothing to go back to
+])
+def test_a_cause_only_events_show_was_brought_by_the_newest_deployment_if_it_began_after_it(events_minutes_ago,
+                                                                                          deployments, rollback):
+    b = EvidenceBuilder(desired=2)
+    b.taskdef(11).taskdef(12)
+    b.deployment(12, rollout="COMPLETED", age=40)
+    if deployments > 1:
+        b.deployment(11, status="ACTIVE", rollout="COMPLETED", age=60 * 24 * 5)
+    for task in ("abc", "abd"):
+        b.event(ELB_EVENT.format(task), age=events_minutes_ago)
+    r, action, _ = action_of(b.build())
+    assert r.root_cause.category == "elb-health-check-failed"
+    assert (action.action, action.params) == (("rollback", {"taskDefinition": "api:11"}) if rollback else ("none", {}))
+    if rollback:
+        assert action.rationale.startswith("elb-health-check-failed began with revision api:12; rolling back to api:11")
+        # what the revision changed joins the root's evidence
+        assert any("v1.11" in line and "v1.12" in line for line in r.root_cause.evidence)
+
+
+def test_a_crash_with_no_deployment_known_is_not_rolled_back():
+    b = steady()
+    for age in (20, 15, 10):
+        b.stopped(31, exit_code=1, age=age)
+    evidence = b.build()
+    evidence["service"]["deployments"] = []
+    r, action, _ = action_of(evidence)
+    assert r.root_cause.category == "app-crash" and action.action == "none"
+    assert action.rationale.startswith("No deployment introduced this")
+
+
+def test_a_routine_stop_of_the_old_revision_does_not_disqualify_it_as_the_rollback_target():
+    b = failing_deploy(new=12, old=11)
+    b.stopped(11, "ServiceSchedulerInitiated", "Scaling activity initiated by (service api)", exit_code=143, age=30)
+    for age in (20, 15, 10):
+        b.stopped(12, exit_code=1, age=age)
+    r, action, _ = action_of(b.build())
+    assert (action.action, action.params) == ("rollback", {"taskDefinition": "api:11"})
+
+
+def test_the_failing_deployment_finding_shows_what_its_revision_changed_even_after_ecs_moved_on():
+    """ECS already deployed the old revision again; the failing one is not the newest, its changes are still said."""
+    b = EvidenceBuilder(desired=2)
+    b.taskdef(10).taskdef(11).taskdef(12)
+    b.deployment(11, status="PRIMARY", rollout="COMPLETED", age=5)
+    b.deployment(12, status="ACTIVE", rollout="FAILED", failed=3, age=40, running=0,
+                 reason="ECS deployment circuit breaker: tasks failed to start.")
+    b.deployment(10, status="INACTIVE", rollout="COMPLETED", age=60 * 24 * 9)
+    for task in ("abc", "abd"):
+        b.event(ELB_EVENT.format(task), age=30)
+    r = classify(b.build())
+    failing = next(f for f in r.findings if f.category == "deployment-failing")
+    assert any("v1.12" in line for line in failing.evidence)
