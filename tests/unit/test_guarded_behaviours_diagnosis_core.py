@@ -13,7 +13,7 @@ import pytest
 
 from agents.aws_ecs_service.diagnosis.analyzers.analysis import Analysis
 from agents.aws_ecs_service.diagnosis.analyzers.base import Tier
-from agents.aws_ecs_service.diagnosis.analyzers.metrics import alarm_signals, metric_signals
+from agents.aws_ecs_service.diagnosis.analyzers.metrics import MetricAnalyzer, alarm_signals, metric_signals
 from agents.aws_ecs_service.diagnosis.analyzers.tasks import (
     TaskAnalyzer,
     belongs_to_failing_deployment,
@@ -947,3 +947,151 @@ def test_the_failing_deployment_finding_shows_what_its_revision_changed_even_aft
     r = classify(b.build())
     failing = next(f for f in r.findings if f.category == "deployment-failing")
     assert any("v1.12" in line for line in failing.evidence)
+
+
+# ---- metrics and alarms: which utilisation cause they propose --------------------------------------------------------
+
+@pytest.mark.parametrize("cpu_signals, memory_signals, cause, rule, confidence", [
+    (2, 1, "cpu-saturation", "M01", 0.8 + 0.1),     # more signals win; two or more add 0.1
+    (1, 2, "memory-pressure", "M02", 0.75 + 0.1),
+    (1, 1, "cpu-saturation", "M01", 0.8),           # as many: the rule's priority
+    (0, 1, "memory-pressure", "M02", 0.75),
+])
+def test_metrics_and_alarms_propose_the_most_signalled_utilisation_cause(cpu_signals, memory_signals, cause, rule,
+                                                                        confidence):
+    b = steady()
+    b.metric("CPUUtilization", 90, 91, 92)
+    if cpu_signals == 2:
+        b.alarm("api-cpu-high", "CPUUtilization", reason="cpu")
+    if cpu_signals == 0:
+        b.metrics.clear()
+    b.metric("MemoryUtilization", 95, 96, 97)
+    if memory_signals == 2:
+        b.alarm("api-memory-high", "MemoryUtilization", reason="memory")
+    (h,) = MetricAnalyzer().propose(Analysis(read_view(b.build())))
+    assert (h.cause, h.rule.id, h.tier, h.severity) == (cause, rule, Tier.METRICS, "high")
+    assert h.confidence == pytest.approx(confidence) and len(h.signals) == len(h.evidence) == max(cpu_signals,
+                                                                                                  memory_signals)
+    assert h.summary == RULES_BY_ID[rule].summary
+
+
+def test_metrics_and_alarms_propose_nothing_without_a_signal():
+    assert MetricAnalyzer().propose(Analysis(read_view(steady().metric("CPUUtilization", 10, 20, 30).build()))) == []
+
+
+def test_a_metric_no_rule_knows_or_without_datapoints_gives_no_signal():
+    view = view_of(steady(), metrics={"CPUUtilization": [], "NetworkRxBytes": [[ago(3), 99], [ago(2), 99],
+                                                                                [ago(1), 99]]})
+    assert metric_signals(view) == []
+
+
+def test_alarms_are_read_in_name_order_and_dated_by_their_last_state_change():
+    alarms = [{"AlarmName": "b-memory", "MetricName": "MemoryUtilization", "StateValue": "ALARM",
+               "StateUpdatedTimestamp": ago(7)},
+              {"AlarmName": "a-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM"},
+              {"AlarmName": "c-cpu-by-name", "StateValue": "ALARM"},
+              {"AlarmName": "d-5xx", "MetricName": "HTTPCode_Target_5XX_Count", "StateValue": "ALARM"}]
+    signals, others = alarm_signals(view_of(steady(), alarms=alarms))
+    assert [(s.rule.id, s.line, s.at) for s in signals] == [
+        ("A01", "alarm a-cpu is in ALARM", None),
+        ("A02", "alarm b-memory is in ALARM", dt.datetime.fromisoformat(ago(7))),
+        ("A01", "alarm c-cpu-by-name is in ALARM", None)]
+    assert others == ["alarm d-5xx is in ALARM"]
+
+
+# ---- stopped tasks: refined by their logs and by the memory metrics ------------------------------------------------------
+
+def verdicts_of(b: EvidenceBuilder):
+    return {v.task_id: v for v in Analysis(read_view(b.build())).verdicts}
+
+
+def test_a_log_quotes_the_last_matching_line_of_the_highest_priority_log_rule_ignoring_lower_levels():
+    b = steady()
+    tid = b.stopped(31, exit_code=1, age=10)
+    b.log(tid, "KeyError: 'FIRST'", "connect ECONNREFUSED 10.0.0.1:5432", "KeyError: 'SECOND'",
+          "WARN KeyError: 'ONLY A WARNING'")
+    v = verdicts_of(b)[tid]
+    assert (v.log_rule.id, v.log_line, v.cause) == ("L02", "KeyError: 'SECOND'", "missing-config")
+
+
+def test_a_health_check_failure_reads_only_the_causes_its_rule_lists_in_the_logs():
+    b = steady()
+    tid = b.stopped(31, "ServiceSchedulerInitiated", ELB_REASON, exit_code=None, age=10)
+    b.log(tid, "KeyError: 'DATABASE_URL'")  # missing-config is not a health check's refinement
+    assert verdicts_of(b)[tid].log_rule is None
+    b.log(tid, "connect ECONNREFUSED 10.0.0.1:5432")
+    assert verdicts_of(b)[tid].log_rule.id == "L04"
+
+
+def test_a_spot_interruption_is_not_refined_by_its_logs():
+    b = steady()
+    tid = b.stopped(31, "SpotInterruption", "Your Spot Task was interrupted.", exit_code=None, age=10)
+    b.log(tid, "connect ECONNREFUSED 10.0.0.1:5432")
+    assert verdicts_of(b)[tid].log_rule is None
+
+
+def test_tasks_without_logs_take_the_answer_most_of_their_peers_logs_give():
+    b = steady()
+    config = [b.stopped(31, exit_code=1, age=age) for age in (40, 35)]
+    network = b.stopped(31, exit_code=1, age=30)
+    silent = b.stopped(31, exit_code=1, age=25)
+    quiet = b.stopped(31, exit_code=1, age=20)          # has logs, none matching: keeps its own (no) answer
+    other_revision = b.stopped(32, exit_code=1, age=15)  # another revision: not a peer
+    other_rule = b.stopped(31, exit_code=139, age=12)    # another rule: not a peer
+    for tid in config:
+        b.log(tid, "KeyError: 'DATABASE_URL'")
+    b.log(network, "connect ECONNREFUSED 10.0.0.1:5432")
+    b.log(quiet, "INFO all good")
+    found = verdicts_of(b)
+    assert (found[silent].log_rule.id, found[silent].inherited_logs) == ("L02", True)
+    assert found[silent].log_line == "KeyError: 'DATABASE_URL'"
+    assert found[quiet].log_rule is None and found[other_revision].log_rule is None
+    assert found[other_rule].log_rule is None
+    assert not found[config[0]].inherited_logs and found[network].log_rule.id == "L04"
+
+
+def test_peers_split_evenly_between_two_log_answers_take_the_higher_priority_one():
+    b = steady()
+    network = b.stopped(31, exit_code=1, age=30)
+    config = b.stopped(31, exit_code=1, age=25)
+    silent = b.stopped(31, exit_code=1, age=20)
+    b.log(network, "connect ECONNREFUSED 10.0.0.1:5432")
+    b.log(config, "KeyError: 'DATABASE_URL'")
+    assert verdicts_of(b)[silent].log_rule.id == "L02"  # missing-config (1105) before dependency-unreachable (1115)
+
+
+@pytest.mark.parametrize("exit_code, log, memory, cause", [
+    (137, None, True, "container-oom"),
+    (137, None, False, "app-crash"),
+    (137, "KeyError: 'DATABASE_URL'", True, "missing-config"),   # its logs said why
+    (1, None, True, "app-crash"),
+])
+def test_a_sigkill_with_memory_at_its_limit_is_an_oom_kill_unless_its_logs_say_otherwise(exit_code, log, memory,
+                                                                                       cause):
+    b = steady()
+    tid = b.stopped(31, exit_code=exit_code, age=10)
+    if log:
+        b.log(tid, log)
+    if memory:
+        b.metric("MemoryUtilization", 95, 96, 97)
+    v = verdicts_of(b)[tid]
+    assert v.cause == cause
+    assert (v.evidence_rule.id if v.evidence_rule else None) == ("F02" if cause == "container-oom" else None)
+
+
+def test_a_sigkill_after_a_failed_health_check_stays_a_health_check_failure_even_with_memory_at_its_limit():
+    b = steady()
+    tid = b.stopped(31, "ServiceSchedulerInitiated", "Task failed container health checks", exit_code=137, age=10)
+    b.metric("MemoryUtilization", 95, 96, 97)
+    assert verdicts_of(b)[tid].cause == "container-health-check-failed"
+
+
+def test_the_exit_code_of_a_container_its_task_definition_marks_non_essential_does_not_count():
+    b = steady()
+    b.taskdef(31)
+    b.taskdefs[31]["containerDefinitions"].append({"name": "worker", "essential": False})
+    tid = b.stopped(31, "EssentialContainerExited", "Essential container in task exited",
+                    containers=[{"name": "api", "exitCode": 0}, {"name": "worker", "exitCode": 139}])
+    assert (verdicts_of(b)[tid].rule.id, verdicts_of(b)[tid].exit_code) == ("F01", 0)
+    # without the task definition every app container's exit counts
+    assert classify_task(read_view(b.build()).stopped[0]).rule.id == "F04"
