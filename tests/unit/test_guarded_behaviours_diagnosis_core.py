@@ -1095,3 +1095,39 @@ def test_the_exit_code_of_a_container_its_task_definition_marks_non_essential_do
     assert (verdicts_of(b)[tid].rule.id, verdicts_of(b)[tid].exit_code) == ("F01", 0)
     # without the task definition every app container's exit counts
     assert classify_task(read_view(b.build()).stopped[0]).rule.id == "F04"
+
+
+def test_a_naive_time_reads_as_utc_whether_a_datetime_or_a_string():
+    naive = NOW.replace(tzinfo=None)
+    assert ts(naive) == ts(naive.isoformat()) == NOW.timestamp()
+
+
+def test_a_metric_without_datapoints_does_not_hide_the_next_one():
+    view = view_of(steady(), metrics={"CPUUtilization": [], "MemoryUtilization": [[ago(3), 95], [ago(2), 96],
+                                                                                   [ago(1), 97]]})
+    assert [s.rule.id for s in metric_signals(view)] == ["M02"]
+
+
+def test_what_a_revision_changed_is_said_against_the_rollback_target_not_merely_the_previous_revision():
+    b = failing_deploy(new=12, old=11)
+    b.taskdef(10)
+    b.previous = 10
+    for age in (20, 15, 10):
+        b.stopped(12, exit_code=1, age=age)
+    r = classify(b.build())
+    assert r.suggested_actions[0].params == {"taskDefinition": "api:11"}
+    assert "api:12 vs api:11: container api: image api:v1.11 -> api:v1.12" in r.root_cause.evidence
+
+
+def test_without_a_rollback_target_what_a_revision_changed_is_said_against_the_previous_revision():
+    b = EvidenceBuilder(desired=2, running=0)
+    b.taskdef(11).taskdef(12)
+    b.deployment(12, rollout="IN_PROGRESS", failed=3, age=40, running=0)
+    for age in (20, 15, 10):
+        b.stopped(12, exit_code=1, age=age)
+    for age in (60, 50):
+        b.stopped(11, exit_code=1, age=age)  # the previous revision fails too: no target
+    r = classify(b.build())
+    assert r.suggested_actions[0].action == "none"
+    failing = next(f for f in r.findings if f.category == "deployment-failing")
+    assert "api:12 vs api:11: container api: image api:v1.11 -> api:v1.12" in failing.evidence

@@ -84,6 +84,6 @@ def diff_lines(analysis: Analysis, decision: Decision) -> list[str]:
                                             else newest.get("taskDefinition"))
     old_ref = rollback_target(analysis, decision) or view.previous_td
     new, old = view.taskdef(new_ref), view.taskdef(old_ref)
-    if not new or not old or short_name(new) == short_name(old):
+    if not new or not old:
         return []
     return evidence_lines(diff_task_definitions(old, new), old, new)
