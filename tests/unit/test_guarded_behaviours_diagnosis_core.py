@@ -1131,3 +1131,8 @@ def test_without_a_rollback_target_what_a_revision_changed_is_said_against_the_p
     assert r.suggested_actions[0].action == "none"
     failing = next(f for f in r.findings if f.category == "deployment-failing")
     assert "api:12 vs api:11: container api: image api:v1.11 -> api:v1.12" in failing.evidence
+
+
+def test_a_datapoint_without_a_time_is_kept_and_read_first():
+    view = view_of(steady(), metrics={"CPUUtilization": [{"Timestamp": ago(5), "Value": 91}, {"Value": 50}]})
+    assert view.metrics["CPUUtilization"] == [(None, 50.0), (dt.datetime.fromisoformat(ago(5)), 91.0)]

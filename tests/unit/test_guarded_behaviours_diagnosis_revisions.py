@@ -132,3 +132,16 @@ def test_the_current_revision_is_the_services_before_the_evidences():
 def test_without_a_current_revision_there_is_no_answer():
     assert last_healthy_revision({"previous_task_definition": td(7)}) is None
     assert last_healthy_revision({"service": None, "previous_task_definition": td(7)}) is None
+
+
+def test_of_many_running_revisions_the_highest_number_is_offered_whatever_their_order():
+    running = [{"taskDefinitionArn": td(n)} for n in (4, 1, 12, 7, 3, 8, 2, 6, 5)]
+    assert last_healthy_revision(evidence(current=13, tasks={"running": running})).arn == td(12)
+
+
+def test_running_revisions_without_a_number_are_offered_last_in_a_fixed_order():
+    running = [{"taskDefinitionArn": f"{TD}api:latest"}, {"taskDefinitionArn": td(1)},
+               {"taskDefinitionArn": f"{TD}api:stable"}]
+    ev = evidence(current=13, tasks={"running": running})
+    assert last_healthy_revision(ev).arn == td(1)
+    assert last_healthy_revision(ev, failing=[td(1)]).arn == f"{TD}api:stable"

@@ -5,6 +5,8 @@ Each test is named for the behaviour it protects.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agents.aws_ecs_service.diagnosis.analyzers.base import (
@@ -18,8 +20,16 @@ from agents.aws_ecs_service.diagnosis.analyzers.base import (
     summarise,
 )
 from agents.aws_ecs_service.diagnosis.classifier import classify
-from agents.aws_ecs_service.diagnosis.rules import RULES, RULES_BY_ID, first_match, primary_rule, rules_for
-from agents.aws_ecs_service.diagnosis.taxonomy import record
+from agents.aws_ecs_service.diagnosis.rules import (
+    RULES,
+    RULES_BY_ID,
+    Rule,
+    compile_rules,
+    first_match,
+    primary_rule,
+    rules_for,
+)
+from agents.aws_ecs_service.diagnosis.taxonomy import Taxonomy, record
 from agents.aws_ecs_service.diagnosis.view import read_view
 from tests.unit.evidence_builder import NOW, EvidenceBuilder, ago
 
@@ -163,3 +173,43 @@ def test_a_result_without_a_window_says_so_with_empty_times():
     assert (r.window.start, r.window.end) == ("", "") and r.root_cause.category == "healthy"
     evidence["window"] = {"start": None, "end": ago(5)}
     assert (classify(evidence).window.start, classify(evidence).window.end) == ("", ago(5))
+
+
+# ---- compiling the rule table from cause records ------------------------------------------------------------------------
+
+def _taxonomy() -> Taxonomy:
+    def cause(cid: str, remediation: str, rules: list[dict]) -> dict:
+        return {"id": cid, "kind": "cause", "title": cid, "signals": "s", "action": "a", "remediation": remediation,
+                "plan": "none", "manual_steps": [], "rules": rules}
+
+    return Taxonomy.model_validate({
+        "schema": "test", "symptoms": {}, "log_refinements": {"exit": ["missing-config", "app-crash"]},
+        "categories": [
+            cause("app-crash", "fix the app", [
+                {"id": "X2", "where": ["exit_code"], "priority": 20, "pattern": "^1$", "severity": "critical",
+                 "summary": "crashed", "refine_with_logs": "exit", "confidence": 0.7},
+                {"id": "X1", "where": ["stopped_reason", "log"], "priority": 10, "pattern": "Boom", "severity": "high",
+                 "summary": "boom", "remediation": "read the boom", "case_sensitive": True, "benign": True,
+                 "transient": True, "wrapper": True, "ambiguous": True, "threshold": 90.0}]),
+            cause("spot", "nothing", [
+                {"id": "X0", "where": ["stop_code"], "priority": 5, "pattern": "^Spot$", "severity": "medium",
+                 "summary": "spot"}]),
+        ]})
+
+
+def test_the_rule_table_compiles_every_field_of_its_cause_records_in_priority_order():
+    x0, x1, x2 = compile_rules(_taxonomy())
+    assert [r.id for r in (x0, x1, x2)] == ["X0", "X1", "X2"]
+    assert x2 == Rule(id="X2", cause="app-crash", where=("exit_code",), pattern=re.compile("^1$", re.IGNORECASE),
+                      priority=20, severity="critical", summary="crashed", remediation="fix the app",
+                      confidence=0.7, refine_with_logs=("missing-config", "app-crash"))
+    assert x1 == Rule(id="X1", cause="app-crash", where=("stopped_reason", "log"), pattern=re.compile("Boom"),
+                      priority=10, severity="high", summary="boom", remediation="read the boom", benign=True,
+                      transient=True, wrapper=True, ambiguous=True, confidence=0.85, threshold=90.0)
+    assert (x0.cause, x0.remediation, x0.refine_with_logs, x0.threshold) == ("spot", "nothing", (), None)
+
+
+def test_a_case_sensitive_rule_record_matches_only_its_own_case_and_the_others_any_case():
+    x0, x1, _ = compile_rules(_taxonomy())
+    assert x1.search("Boom!") and not x1.search("BOOM!")
+    assert x0.search("SPOT") and x0.search("spot")
