@@ -914,15 +914,19 @@ def test_a_cause_only_events_show_was_brought_by_the_newest_deployment_if_it_beg
         assert any("v1.11" in line and "v1.12" in line for line in r.root_cause.evidence)
 
 
-def test_a_crash_with_no_deployment_known_is_not_rolled_back():
-    b = steady()
+def test_a_crash_with_no_deployment_known_is_not_rolled_back_even_with_a_revision_to_go_back_to():
+    b = EvidenceBuilder(desired=2)
+    b.taskdef(31).taskdef(32)
+    b.current = 32
     for age in (20, 15, 10):
-        b.stopped(31, exit_code=1, age=age)
+        b.stopped(32, exit_code=1, age=age)
     evidence = b.build()
     evidence["service"]["deployments"] = []
+    assert evidence["previous_task_definition"] == b.td_arn(31)
     r, action, _ = action_of(evidence)
     assert r.root_cause.category == "app-crash" and action.action == "none"
     assert action.rationale.startswith("No deployment introduced this")
+    assert not any(line.startswith("api:32 vs api:31") for line in r.root_cause.evidence)
 
 
 def test_a_routine_stop_of_the_old_revision_does_not_disqualify_it_as_the_rollback_target():

@@ -173,3 +173,51 @@ def test_a_service_is_down_when_nothing_runs_degraded_with_a_cause_and_healthy_o
 def test_without_a_service_described_a_desired_count_of_zero_says_nothing_of_being_down():
     assert status(read_view({}), "healthy") == "healthy"
     assert status(read_view({}), "app-crash") == "degraded"
+
+
+@pytest.mark.parametrize("desired, running, expected", [(1, 0, "critical"), (1, 1, "medium"), (3, 0, "critical")])
+def test_one_desired_task_not_running_is_as_critical_as_many(desired, running, expected):
+    b = EvidenceBuilder(desired=desired, running=running)
+    b.deployment(31)
+    for age in (20, 15, 10):
+        b.stopped(31, "SpotInterruption", "Your Spot Task was interrupted.", exit_code=None, age=age)
+    assert classify(b.build()).findings[0].severity == expected
+
+
+def test_a_service_scaled_to_zero_keeps_its_rules_severity():
+    b = EvidenceBuilder(desired=0, running=0)
+    b.deployment(31)
+    r = classify(b.build())
+    assert r.root_cause.category == "scaled-to-zero" and r.findings[0].severity == "high" and r.status == "down"
+
+
+def test_no_task_running_without_any_failure_signal_is_not_made_critical():
+    b = EvidenceBuilder(desired=2, running=0)
+    b.deployment(31)
+    r = classify(b.build())
+    assert r.root_cause.category == "healthy" and r.findings[0].severity == "info" and r.status == "down"
+
+
+def test_the_root_quotes_at_most_four_changes_of_the_revision_that_brought_it():
+    b = failing_deploy(new=12, old=11)
+    b.taskdef(12, memory="2048", cpu="1024", env={"A": "1", "B": "2"}, secrets={"S": "arn:aws:ssm:x"},
+              command=["serve"])
+    for age in (30, 25, 20):
+        b.stopped(12, exit_code=1, age=age)
+    r = classify(b.build())
+    changes = [line for line in r.root_cause.evidence if line.startswith("api:12 vs api:11: ")]
+    failing = by_category(r)["deployment-failing"]
+    assert len(changes) == 4 and len([line for line in failing.evidence if line.startswith("api:12 vs api:11")]) > 4
+
+
+def test_the_failing_deployment_finding_quotes_at_most_two_failing_deployments():
+    b = EvidenceBuilder(desired=2)
+    for revision, age in ((12, 40), (11, 80), (10, 100)):
+        b.deployment(revision, status="ACTIVE", rollout="FAILED", failed=3, age=age, running=0,
+                     reason=CIRCUIT_BREAKER)
+    b.deployment(9, status="PRIMARY", rollout="COMPLETED", age=5)
+    for age in (30, 25, 20):
+        b.stopped(12, exit_code=1, age=age)
+    failing = by_category(classify(b.build()))["deployment-failing"]
+    quoted = [line for line in failing.evidence if line.startswith("deployment ")]
+    assert [line.split(" ")[1] for line in quoted] == ["ecs-svc/1000012", "ecs-svc/1000011"]
