@@ -159,7 +159,7 @@ def test_the_same_cause_said_twice_with_the_same_words_is_one_finding():
 
 @pytest.mark.parametrize("desired, running, cause, expected", [
     (0, 0, "scaled-to-zero", "down"), (0, 0, "healthy", "down"),
-    (2, 0, "app-crash", "down"), (2, 0, "healthy", "down"),
+    (2, 0, "app-crash", "down"), (2, 0, "healthy", "down"), (1, 0, "app-crash", "down"), (1, 1, "healthy", "healthy"),
     (2, 1, "app-crash", "degraded"), (2, 2, "app-crash", "degraded"), (2, 2, "healthy", "healthy"),
     (2, 1, "healthy", "healthy"),
 ])
@@ -221,3 +221,15 @@ def test_the_failing_deployment_finding_quotes_at_most_two_failing_deployments()
     failing = by_category(classify(b.build()))["deployment-failing"]
     quoted = [line for line in failing.evidence if line.startswith("deployment ")]
     assert [line.split(" ")[1] for line in quoted] == ["ecs-svc/1000012", "ecs-svc/1000011"]
+
+
+def test_failures_said_beside_the_root_are_not_repeated_as_routine_stops():
+    b = failing_deploy(new=12, old=11)
+    for age in (20, 15):
+        b.stopped(12, exit_code=137, container_reason=OOM_REASON, age=age)
+    for age in (60, 55, 50):
+        b.stopped(11, exit_code=1, age=age)
+    b.stopped(11, "ServiceSchedulerInitiated", ROUTINE, exit_code=143, age=45)
+    r = classify(b.build())
+    assert [(f.category, f.severity) for f in r.findings] == [
+        ("container-oom", "critical"), ("deployment-failing", "high"), ("app-crash", "high"), ("healthy", "info")]
