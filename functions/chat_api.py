@@ -44,7 +44,7 @@ from agents.aws_ecs_service.incidents.chat_models import (
     ThreadOpened,
     ThreadView,
 )
-from agents.aws_ecs_service.incidents.chat_service import ChatService, ModelUnavailableTurn
+from agents.aws_ecs_service.incidents.chat_service import TURN_BUDGET_S, ChatService, ModelUnavailableTurn
 from agents.aws_ecs_service.incidents.database import shared_connection
 from agents.aws_ecs_service.incidents.incident_store import IncidentNotFound
 from agents.aws_ecs_service.incidents.metrics import IncidentMetrics, namespace
@@ -53,6 +53,7 @@ from agents.aws_ecs_service.incidents.thread_store import ThreadNotFound
 
 OPENAPI_TITLE = "ECS incident agent: chat API"
 OPENAPI_VERSION = "1.0.0"
+LAMBDA_MARGIN_S = 5.0
 
 logger = Logger()
 tracer = Tracer()
@@ -99,6 +100,13 @@ def _caller() -> str:
     return identity.user_arn or identity.caller or f"unknown caller from {identity.source_ip or '?'}"
 
 
+def _turn_budget_s() -> float:
+    """The turn's budget: API Gateway's limit, or less when the function itself has less time left (its own
+    timeout, a slow cold start), keeping LAMBDA_MARGIN_S to save the turn and answer."""
+    left_s = app.lambda_context.get_remaining_time_in_millis() / 1000 - LAMBDA_MARGIN_S
+    return max(0.0, min(TURN_BUDGET_S, left_s))
+
+
 def _follow(thread_id: str) -> None:
     logger.set_correlation_id(thread_id)
     tracer.put_annotation("thread_id", thread_id)
@@ -111,7 +119,7 @@ def _follow(thread_id: str) -> None:
 def open_thread(body: NewThread) -> ThreadOpened:
     thread, created = service().open_thread(_caller(), body.incident_id)
     _follow(thread.thread_id)
-    first = service().send(thread.thread_id, body.message) if body.message else None
+    first = service().send(thread.thread_id, body.message, _turn_budget_s()) if body.message else None
     return ThreadOpened(thread_id=thread.thread_id, incident_id=thread.incident_id, created=created, first_reply=first)
 
 
@@ -119,7 +127,7 @@ def open_thread(body: NewThread) -> ThreadOpened:
           responses=_responses(200, "the agent's reply", 400, 404, 503))
 def send_message(thread_id: ThreadId, body: NewMessage) -> MessageReply:
     _follow(thread_id)
-    return service().send(thread_id, body.message)
+    return service().send(thread_id, body.message, _turn_budget_s())
 
 
 @app.get("/threads/<id>", summary="Read a thread", operation_id="readThread",

@@ -60,6 +60,10 @@ class LambdaContextStub:
     function_name: str
     memory_limit_in_mb: int = 512
     aws_request_id: str = "local"
+    remaining_ms: int = 60_000  # what the function has left when the handler starts (its timeout, by default)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
     @property
     def invoked_function_arn(self) -> str:

@@ -4,6 +4,7 @@ With a state machine configured (the deployed shape) the workflow runs behind it
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import psycopg
@@ -28,9 +29,10 @@ MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 REPORTS = {"triage_report.md", "plan_repair_plan.md", "verify_post_check.md", "report_summary.md"}
 
 
-def call(method: str, path: str, body: Any = None, **event: Any) -> tuple[int, dict[str, Any]]:
+def call(method: str, path: str, body: Any = None, remaining_ms: int = 60_000, **event: Any) -> tuple[int, dict[str, Any]]:
     """One request through API Gateway's proxy integration into the handler: (status, JSON body)."""
-    response = chat_api.handler(proxy_event(method, path, body, **event), LambdaContextStub("chat-api"))
+    response = chat_api.handler(proxy_event(method, path, body, **event), LambdaContextStub("chat-api",
+                                                                                          remaining_ms=remaining_ms))
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return int(response["statusCode"]), json.loads(response["body"])
 
@@ -146,6 +148,31 @@ def test_model_failure_is_503_with_the_deterministic_findings(play_scenario, cha
     assert status == 503 and "ThrottlingException" in body["message"]
     assert body["findings"]["root_cause"]["category"] == "container-oom"
     assert "Root cause: container-oom" in body["reply"] and body["thread_id"] == thread_id
+
+
+@pytest.mark.slow  # waits out a 3 s turn budget against a model server that answers after 12 s
+def test_a_slow_model_cannot_outlive_the_turn_the_findings_answer_in_time_and_the_turn_is_saved(
+        play_scenario, chat_db, monkeypatch):
+    play_scenario("oom-after-deploy")
+    monkeypatch.setenv("ECS_AGENT_MODEL", MODEL_ID)
+    model_answers_after_s = 12.0
+    # The function has 8 s left: the turn gets 3 s (5 s kept to save it and answer), not API Gateway's 22 s.
+    with cs.ConverseServer([cs.slow(model_answers_after_s, cs.text("too late"))]) as bedrock:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.endpoint)
+        thread_id = open_thread()
+        started = time.monotonic()
+        status, body = call("POST", f"/threads/{thread_id}/messages", {"message": "prod/api keeps crashing"},
+                            remaining_ms=8_000)
+        answered_after_s = time.monotonic() - started
+        assert len(bedrock.requests) == 1  # asked once; no second call was started with no time left
+    # the turn ended while the model was still sleeping on its answer
+    assert answered_after_s < model_answers_after_s
+    assert status == 503 and "turn deadline" in body["message"]
+    assert body["findings"]["root_cause"]["category"] == "container-oom"
+    assert "Root cause: container-oom" in body["reply"]
+    status, view = call("GET", f"/threads/{thread_id}")  # checkpointed: the next request sees the whole turn
+    assert [m["role"] for m in view["messages"]] == ["user", "agent"]
+    assert view["findings"]["root_cause"]["category"] == "container-oom"
 
 
 def test_approving_an_incident_in_chat_resumes_its_workflow_like_the_email_link(play_scenario, pg_schema_url,

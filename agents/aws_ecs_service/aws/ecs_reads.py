@@ -53,10 +53,12 @@ def previous_active_revision(ecs, task_definition: str, cap: int = 500) -> str |
     pages = paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC",
                                PaginationConfig={"MaxItems": cap, "PageSize": 100})
     for page in pages:
-        for arn in page["taskDefinitionArns"]:
-            other_family, other_revision = family_revision(arn)
-            if other_family == family and other_revision < revision:
-                return arn
+        # the newest below `revision` within the page: emulators (moto) list in ascending order whatever `sort` says
+        below = [(other_revision, arn) for arn in page["taskDefinitionArns"]
+                 for other_family, other_revision in [family_revision(arn)]
+                 if other_family == family and other_revision < revision]
+        if below:
+            return max(below)[1]
     return None
 
 

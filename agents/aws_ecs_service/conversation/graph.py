@@ -6,11 +6,13 @@
                    │                    └──────────────────────────────────────────────┤
                    ├─ planner (fix on known findings)                                  ├─ reply
                    ├─ reporter                                                         │
-                   └─ answer (read-only question) ─────────────────────────────────────┘
+                   ├─ answer (read-only question) ─────────────────────────────────────┤
+                   └─ follow_up (healthy now, changes, logs, timeline, sweep, help) ───┘
 
 Rules find the cause, the model explains it: the model is asked for context extraction,
-explanations and read-only answers, never given a write. The operations are the incident
-lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
+explanations and read-only answers, never given a write. Follow-ups are answered on fresh reads
+(conversation/follow_ups.py): the thread's findings are what was true at the last check. The
+operations are the incident lifecycle (operations/lifecycle.py): a triage opens or joins the incident of its exact service,
 an approved plan becomes that incident's plan (only when its target is the incident's), and the
 remediation, verification and reports are the lifecycle's, so "what happened?" renders the
 incident's own record. The approval `interrupt()` is the first thing its node does (a resumed
@@ -53,6 +55,7 @@ from ..operations.local_incidents import LocalIncidentStore
 from ..operations.triage import compact_evidence, triage_service
 from ..reports.approval_brief import approval_brief
 from . import contextualizer as ctxr
+from . import follow_ups
 from . import model as llm
 from .replies import compose_reply, handoff_text
 from .state import AgentState, summary_line
@@ -111,11 +114,21 @@ class Dependencies:
         return self._discoveries[key]
 
     def services(self, settings: ECSDeepAgentConfig, region: str | None) -> list[ServiceRecord]:
+        return self.listing(settings, region, [])
+
+    def listing(self, settings: ECSDeepAgentConfig, region: str | None, problems: list[str]) -> list[ServiceRecord]:
+        """The services discovery lists; why it listed none is appended to `problems` (no credentials, Planton
+        unreachable), so the reply names the cause instead of "not found"."""
         try:
-            return self.discovery(settings, region).services.list_services()
+            directory = self.discovery(settings, region).services
+            records = directory.list_services()
         except Exception as exc:  # noqa: BLE001 - no listing (credentials, network): ask rather than fail the turn
             log.warning("could not list ECS services: %s", exc)
+            problems.append(str(exc))
             return []
+        if not records:
+            problems += getattr(directory, "last_scan_errors", None) or []
+        return records
 
     def sessions(self, settings: ECSDeepAgentConfig) -> SessionPool:
         """Sessions by target: the credentials configured for the target's account, in its region."""
@@ -202,6 +215,8 @@ def build_graph(deps: Dependencies) -> StateGraph:
         pending = (state.get("turn") or {}).get("pending_question")
         if pending and (choice := ctxr.pick_candidate(text, pending.get("candidates") or [])):
             context = ctxr.resolved_to(previous, choice)
+            if pending.get("follow_up"):  # the question was asked to answer a follow-up: answer it now
+                return {"context": context, "turn": {"route": "follow_up", "follow_up": pending["follow_up"]}}
             return {"context": context, "turn": {"route": _intent_route(context, state)}}  # the answer names one
 
         draft = ctxr.extract(text)
@@ -213,9 +228,15 @@ def build_graph(deps: Dependencies) -> StateGraph:
                 pass  # the rules' reading stands
         preferences = {**(state.get("preferences") or {}), **draft.pop("preferences", {})}
         context = ctxr.merge(previous, draft)
-        intent = draft.get("intent")
+        follow_up = follow_ups.asked(text)
+        answered_here = follow_ups.answers_itself(follow_up, state, context)
+        if follow_up != "more":
+            context.pop("last_follow_up", None)
+        intent = follow_ups.intent_for(follow_up, state, context) or draft.get("intent")
         refines = any(k in draft for k in ("started_after", "symptoms", "cluster", "service", "region", "environment"))
-        if intent is None:
+        if answered_here:
+            intent = previous.get("intent") or "question"  # a follow-up leaves the thread's intent as it was
+        elif intent is None:
             if refines and (previous.get("intent") or "diagnose") != "question":
                 intent = "diagnose"  # a follow-up about the incident: look again with what we now know
             elif state.get("findings") and preferences != (state.get("preferences") or {}):
@@ -224,17 +245,24 @@ def build_graph(deps: Dependencies) -> StateGraph:
                 intent = previous.get("intent") or ("diagnose" if context.get("service") else "question")
         context["intent"] = intent
         update: dict[str, Any] = {"preferences": preferences} if preferences != state.get("preferences") else {}
+        if answered_here and follow_up in follow_ups.UNTARGETED:
+            return {**update, **_changed(state, context), "turn": {"route": "follow_up", "follow_up": follow_up}}
 
         if not (context.get("cluster") and context.get("service")):
-            context, candidates = ctxr.resolve_target(context, text, lambda: deps.services(settings,
-                                                                                        context.get("region")))
+            problems: list[str] = []
+            context, candidates = ctxr.resolve_target(context, text, lambda: deps.listing(settings,
+                                                                                       context.get("region"), problems))
             ambiguous = len(candidates) > 1
-            if not (context.get("cluster") and context.get("service")) and (intent in _TARGETED or ambiguous):
-                question = ctxr.clarifying_question(candidates, context)
+            if not (context.get("cluster") and context.get("service")) and (intent in _TARGETED or ambiguous
+                                                                            or answered_here):
+                question = (follow_ups.listing_problem(problems[0]) if problems and not candidates
+                            else ctxr.clarifying_question(candidates, context))
                 return {**update, **_changed(state, context), "turn": {
                     "route": "clarify", "reply_text": question,
-                    "pending_question": {"text": question, "candidates": candidates[:ctxr.MAX_CANDIDATES_SHOWN]}}}
-        return {**update, **_changed(state, context), "turn": {"route": _intent_route(context, state)}}
+                    "pending_question": {"text": question, "candidates": candidates[:ctxr.MAX_CANDIDATES_SHOWN],
+                                         **({"follow_up": follow_up} if answered_here else {})}}}
+        route = "follow_up" if answered_here else _intent_route(context, state)
+        return {**update, **_changed(state, context), "turn": {"route": route, "follow_up": follow_up}}
 
     def _intent_route(context: dict[str, Any], state: AgentState) -> str:
         intent = context.get("intent") or "diagnose"
@@ -258,8 +286,9 @@ def build_graph(deps: Dependencies) -> StateGraph:
         try:
             result, evidence = triage_service(deps.aws(settings, context), cluster, service, since,
                                               settings.allow_sensitive_data, _progress())
-        except TriageError as exc:
-            return _turn(state, route="reply", reply_text=f"I could not check {cluster}/{service}: {exc}")
+        except TriageError as exc:  # a name that does not exist gets the closest ones that do
+            return _turn(state, **follow_ups.not_found_turn(exc, context, lambda: deps.services(
+                settings, context.get("region"))))
         if context.get("account_id") and result.target.account != context["account_id"]:
             return _turn(state, route="reply", reply_text=(
                 f"{cluster}/{service} is in account {context['account_id']}, but the credentials I have reach account "
@@ -390,6 +419,18 @@ def build_graph(deps: Dependencies) -> StateGraph:
         except TriageError as exc:
             return _turn(state, route="reply", reply_text=f"I could not read that: {exc}")
 
+    def follow_up(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        settings = deps.settings(config)
+        kind = state["turn"]["follow_up"]
+        reach = follow_ups.Reach(
+            aws=lambda context: deps.aws(settings, context), incident=deps.incidents.find,
+            services=lambda: deps.services(settings, state["context"].get("region")),
+            session_for=lambda record: deps.discovery(settings).session_for_service(record),
+            allow_sensitive_data=settings.allow_sensitive_data, progress=_progress())
+        text = follow_ups.answer(kind, state, _last_user_text(state), reach)
+        context = {**state["context"], "last_follow_up": kind} if kind == "logs" else state["context"]
+        return {**_changed(state, context), **_turn(state, route="reply", reply_text=text)}
+
     # ---- reply --------------------------------------------------------------------------------------
     def reply(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         turn = dict(state.get("turn") or {})
@@ -408,12 +449,12 @@ def build_graph(deps: Dependencies) -> StateGraph:
     graph = StateGraph(AgentState)
     for name, node in (("contextualize", contextualize), ("triage", triage), ("planner", planner),
                        ("approval", approval), ("remediator", remediator), ("verifier", verifier),
-                       ("reporter", reporter), ("answer", answer), ("reply", reply)):
+                       ("reporter", reporter), ("answer", answer), ("follow_up", follow_up), ("reply", reply)):
         graph.add_node(name, node)
     graph.add_edge(START, "contextualize")
     graph.add_conditional_edges("contextualize", _route, {"clarify": "reply", "explain": "reply", "triage": "triage",
                                                           "plan": "planner", "report": "reporter",
-                                                          "answer": "answer"})
+                                                          "answer": "answer", "follow_up": "follow_up"})
     graph.add_conditional_edges("triage", _route, {"plan": "planner", "reply": "reply"})
     graph.add_conditional_edges("planner", _route, {"approval": "approval", "report": "reporter", "reply": "reply"})
     graph.add_conditional_edges("approval", _route, {"remediate": "remediator", "report": "reporter",
@@ -422,6 +463,7 @@ def build_graph(deps: Dependencies) -> StateGraph:
     graph.add_edge("verifier", "reporter")
     graph.add_edge("reporter", "reply")
     graph.add_edge("answer", "reply")
+    graph.add_edge("follow_up", "reply")
     graph.add_edge("reply", END)
     return graph
 

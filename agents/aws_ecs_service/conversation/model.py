@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from ..config import ECSDeepAgentConfig
 from ..diagnosis.redaction import redact_lines, redact_text
+from .turn_budget import TurnDeadline, within_turn
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ ENDPOINT_ENV = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
 MODEL_TIMEOUT_S = 30
 MAX_OUTPUT_TOKENS = 700
 EVIDENCE_LINES = 8
-EVIDENCE_LINE_CHARS = 300
+EVIDENCE_LINE_CHARS = 360  # an evidence line is cut at 300 around its decisive token, plus its "task/…: " prefix
 MAX_TOOL_ROUNDS = 3
 UNAVAILABLE_LINE = "(The model's explanation is unavailable right now: {reason}. The findings above are the " \
                    "deterministic result.)"
@@ -81,6 +82,8 @@ def unavailable_line(reason: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, TurnDeadline):
+        return f"turn deadline: {exc}"
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error", {}).get("Code"):
         return str(response["Error"]["Code"])
@@ -89,7 +92,7 @@ def _reason(exc: Exception) -> str:
 
 def _call(what: str, fn: Callable[[], Any]) -> Any:
     try:
-        return fn()
+        return within_turn(fn)
     except Exception as exc:  # noqa: BLE001 - any model failure degrades to deterministic text
         reason = _reason(exc)
         log.warning("model call for %s failed: %s", what, reason)

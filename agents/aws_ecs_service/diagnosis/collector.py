@@ -213,7 +213,7 @@ class _Collection:
             if partial and is_transient(exc):
                 self._record(exc, call)
                 return None
-            raise _triage_error(exc, call, self.cluster, self.service, self.ctx.region) from exc
+            raise triage_error(exc, call, self.cluster, self.service, self.ctx.region) from exc
 
     # ---- secondary reads: failures are recorded, the triage goes on -------------------------
     def _secondary(self, call: str, read: Callable[..., Any], *args: Any) -> Any:
@@ -345,7 +345,7 @@ class _Collection:
         return found
 
 
-def _triage_error(exc: Exception, call: str, cluster: str, service: str, region: str) -> TriageError:
+def triage_error(exc: Exception, call: str, cluster: str, service: str, region: str) -> TriageError:
     """A botocore failure of a core read -> the one-line error the user sees."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return NoCredentials(f"no usable AWS credentials ({exc}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID "

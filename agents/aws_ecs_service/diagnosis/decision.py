@@ -49,7 +49,7 @@ def _healthy(analysis: Analysis) -> Hypothesis:
     rule = RULES_BY_ID["F42"]
     lines = [f"service {view.service_name}: running {view.running} of desired {view.desired}"]
     lines += [deployment_line(d) for d in view.deployments if d.get("status") == "PRIMARY"][:1]
-    lines += [e.line() for e in view.events if rule.search(e.body)][:1]
+    lines += [e.line(rule.pattern) for e in view.events if rule.search(e.body)][:1]
     confidence = 0.9
     summary = f"No fault found: {view.service_name} runs {view.running} of {view.desired} tasks"
     if verdicts:

@@ -83,10 +83,28 @@ def truncate_reason(text: str) -> str:
     return text[:MAX_REASON_CHARS]
 
 
-def clip(text: object, limit: int = 300) -> str:
-    """One line of at most `limit` characters for an evidence line."""
+def clip(text: object, limit: int = 300, keep: re.Pattern[str] | None = None) -> str:
+    """One line of at most `limit` characters for an evidence line; cut around `keep`'s first match (the token a
+    rule decided on) when the cut from the start would lose it."""
     flat = normalise(text)
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    if len(flat) <= limit:
+        return flat
+    m = keep.search(flat) if keep else None
+    if m is None or m.end() <= limit - 1:
+        return flat[: limit - 1].rstrip() + "…"
+    return clip_around(flat, m.start(), m.end(), limit)
+
+
+def clip_around(flat: str, start: int, end: int, limit: int) -> str:
+    """`flat` cut to about `limit` characters that hold [start, end) with a third of the room before it, "…" where
+    cut; a span longer than that keeps its end (a rule's `A.*?B` decides on B)."""
+    width = limit - 2
+    if end - start > width:
+        left, right = end - width, end
+    else:
+        left = max(0, min(start - (width - (end - start)) // 3, len(flat) - width))
+        right = min(len(flat), left + width)
+    return ("…" if left else "") + flat[left:right].strip() + ("…" if right < len(flat) else "")
 
 
 def resource_id(arn_or_id: object) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,10 @@ class Event:
     message: str   # as ECS wrote it (normalised)
     body: str      # service prefix removed
 
-    def line(self) -> str:
+    def line(self, keep: re.Pattern[str] | None = None) -> str:
+        """The evidence line; cut around `keep` (the rule's match) when the event is long."""
         stamp = self.at.isoformat() if self.at else "?"
-        return f"event {stamp}: {clip(self.message)}"
+        return f"event {stamp}: {clip(self.message, keep=keep)}"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from .interface import ServiceDirectory, ServiceRecord
 
 MIN_SCORE = 0.6
 STRONG_SCORE = 0.8  # a name equal to, made of or containing the query; weaker look-alikes then drop out
+LOOSE_CEILING = 0.79  # the most a look-alike spelling scores
 _FILLER = {"the", "a", "an", "service", "services", "svc", "app", "application", "ecs", "in", "on", "of", "for",
            "my", "our", "env", "environment", "cluster", "account", "please", "is", "it", "its"}
 _WORD = re.compile(r"[a-z0-9]+")
@@ -76,7 +77,8 @@ def _score(words: list[str], record: ServiceRecord) -> float:
         return 1.0
     if all(w in name_tokens for w in words):
         return 0.9
-    similarity = difflib.SequenceMatcher(None, "".join(words), "".join(name_tokens)).ratio()
+    # a spelling that is only similar ("biling" for billing) is never strong: the person confirms it first
+    similarity = min(difflib.SequenceMatcher(None, "".join(words), "".join(name_tokens)).ratio(), LOOSE_CEILING)
     cluster_tokens = _tokens(record.cluster)
     in_cluster = all(w in cluster_tokens or w in name_tokens for w in words)
     return max(similarity, 0.7 if in_cluster else 0.0, 0.8 if "".join(words) in "".join(name_tokens) else 0.0)

@@ -43,6 +43,9 @@ from .thread_store import PostgresThreadStore, Thread
 API_VERIFY_TIMEOUT_S = 20
 API_VERIFY_POLL_S = 2.0
 REPORT_LINK_TTL_S = 900
+# A chat turn's model calls end this long after the request started (API Gateway ends it at 29 s): what is left
+# covers the turn's AWS reads, saving its checkpoint and answering.
+TURN_BUDGET_S = 22.0
 
 
 class ModelUnavailableTurn(Exception):
@@ -111,11 +114,15 @@ class ChatService:
                 "intent": "diagnose"}}, as_node="reply")
         return thread, created
 
-    def send(self, thread_id: str, text: str) -> MessageReply:
-        """One turn; raises ModelUnavailableTurn (with the reply) when the model failed during it."""
+    def send(self, thread_id: str, text: str, budget_s: float | None = None) -> MessageReply:
+        """One turn; its model calls share `budget_s` (None: no deadline). Raises ModelUnavailableTurn (with the
+        reply) when the model failed or ran out of time during it."""
+        from ..conversation.turn_budget import turn_deadline
+
         thread = self.threads.load(thread_id)
-        values = self.graph.invoke({"messages": [{"role": "user", "content": text}]}, self._config(thread_id),
-                                   durability="exit")
+        with turn_deadline(budget_s):
+            values = self.graph.invoke({"messages": [{"role": "user", "content": text}]}, self._config(thread_id),
+                                       durability="exit")
         self.svc.metrics.count("ChatMessage")
         asked = _approval_asked([i.value for i in values.get("__interrupt__") or []])
         reply = MessageReply(thread_id=thread_id, incident_id=values.get("incident_id"),

@@ -83,6 +83,22 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    cluster = check_name("cluster", args.cluster)
+    since = parse_since(args.since)
+    from ..config import ECSDeepAgentConfig
+    from ..operations.sweep import cluster_jobs, sweep
+
+    config = ECSDeepAgentConfig.load(aws_region=args.region, aws_profile=args.profile)
+    ctx = _aws_context(config)
+    jobs = cluster_jobs(ctx, cluster)
+    print(f"sweeping {len(jobs)} services of {cluster} in {ctx.region} (last {args.since}) …", file=sys.stderr)
+    result = sweep(jobs, since=since, allow_sensitive_data=config.allow_sensitive_data, max_services=args.max_services,
+                   progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(json.dumps(result.to_json_dict(), indent=2) if args.format == "json" else result.text())
+    return EXIT_OK
+
+
 def _aws_context(config):
     import botocore.exceptions
 
@@ -149,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="2h", help="how far back to look, e.g. 30m, 2h, 1d (default 2h)")
     p.add_argument("--out", default="triage-out", help="output folder (default ./triage-out)")
     p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("sweep", help="is anything broken? triage every service of a cluster, worst first (read-only)")
+    p.add_argument("--cluster", required=True)
+    p.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    p.add_argument("--since", default="2h", help="how far back to look (default 2h)")
+    p.add_argument("--max-services", type=int, default=25, help="services triaged at most (default 25)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("replay", help="run the analysis again on a saved evidence.json")
     p.add_argument("evidence")

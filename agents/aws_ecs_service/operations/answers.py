@@ -15,6 +15,7 @@ from ..aws.ecs_reads import describe_service
 from ..aws.session import AwsContext
 from ..diagnosis.engine import run_triage
 from ..diagnosis.redaction import redact_evidence, redact_text
+from ..diagnosis.signals import clip
 
 MAX_ERROR_LINES = 10
 LINE_CHARS = 240
@@ -46,7 +47,7 @@ class ReadTools:
         lines += [f"{count} task(s) stopped: {reason}" for reason, count in reasons.most_common()]
         if not lines:
             return f"No error lines for {cluster}/{service} in the last {int(since.total_seconds() // 60)} minutes."
-        return "\n".join(redact_text(" ".join(line.split()))[:LINE_CHARS] for line in lines[:MAX_ERROR_LINES])
+        return "\n".join(clip(redact_text(line), LINE_CHARS, keep=_ERRORISH) for line in lines[:MAX_ERROR_LINES])
 
     def service_status(self, cluster: str, service: str) -> str:
         """Desired/running counts, deployments and the newest service events."""

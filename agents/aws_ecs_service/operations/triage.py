@@ -9,11 +9,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from ..aws.session import AwsContext
+from ..aws.session import THROTTLING_CODES, AwsContext
 from ..diagnosis import taxonomy
 from ..diagnosis.engine import DEFAULT_WINDOW, run_triage
 from ..diagnosis.result import TriageResult
 
+EVIDENCE_SHOWN = 3  # evidence lines in a reply; "show more" gives the rest
 SERVICE_EVENTS_KEPT = 20  # the conversation keeps the newest service events only (the planner needs none)
 
 
@@ -54,8 +55,8 @@ def describe_findings(triage: dict[str, Any], tone: str = "technical",
     name = f"{target['cluster']}/{target['service']}"
     title = taxonomy.title(rc["category"])
     unread = triage.get("could_not_read") or []
-    gaps = (f"\nI could not read everything (AWS kept failing after retries): {', '.join(unread[:6])}. The findings "
-            "stand on what I could read.") if unread else ""
+    gaps = (f"\nI could not read everything: {'; '.join(unread_causes(unread[:6]))}. The findings stand on what I "
+            "could read.") if unread else ""
     if rc["category"] == "healthy":
         if unread:
             return f"{name} shows no failure signal in what I could read, but that is not a clean bill of health.{gaps}"
@@ -65,7 +66,10 @@ def describe_findings(triage: dict[str, Any], tone: str = "technical",
         return f"{name} {state}. The cause: {title.lower()}. {rc['summary']}{gaps}"
     lines = [f"{name} is {triage['status']}. Root cause: {rc['category']} ({title}), confidence "
              f"{rc['confidence']:.2f}.", rc["summary"]]
-    lines += [f"  · {line[:200]}" for line in rc.get("evidence", [])[:3]]
+    evidence = rc.get("evidence") or []
+    lines += [f"  · {line}" for line in evidence[:EVIDENCE_SHOWN]]  # each cut around its decisive token already
+    if len(evidence) > EVIDENCE_SHOWN:
+        lines.append(f'  ({len(evidence) - EVIDENCE_SHOWN} more evidence lines: say "show more")')
     others = [f["category"] for f in triage.get("findings", []) if f["category"] != rc["category"]]
     if others:
         lines.append("Also seen: " + ", ".join(dict.fromkeys(others)) + ".")
@@ -73,3 +77,20 @@ def describe_findings(triage: dict[str, Any], tone: str = "technical",
     if likely_categories and not seen & set(likely_categories):
         lines.append("That is not what the symptoms you described usually mean; the evidence points here instead.")
     return "\n".join(lines) + gaps
+
+
+def unread_causes(unread: list[str]) -> list[str]:
+    """"service:Operation: Code" of the reads that failed, each with what it means: a missing log stream is not AWS
+    failing, and an access denial is not a retry problem."""
+    out = []
+    for item in unread:
+        call, _, code = item.partition(": ")
+        if code == "ResourceNotFoundException" and call.startswith("logs:"):
+            out.append(f"{call}: no such log group or stream")
+        elif code in THROTTLING_CODES or code in ("ServiceUnavailable", "InternalFailure", "InternalError"):
+            out.append(f"{call}: AWS kept failing after retries ({code})")
+        elif "AccessDenied" in code or code in ("UnauthorizedOperation", "AuthorizationError"):
+            out.append(f"{call}: access denied ({code}) — the agent's role lacks this read")
+        else:
+            out.append(item)
+    return out

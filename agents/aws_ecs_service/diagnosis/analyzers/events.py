@@ -27,7 +27,7 @@ def event_signals(view: View) -> list[Signal]:
         hit = first_match("service_event", e.body)
         if hit:
             m = _FAILED_DEPLOYMENT_IN_EVENT.search(e.message)
-            out.append(Signal(hit[0], e.line(), e.at, m.group(1) if m else None))
+            out.append(Signal(hit[0], e.line(hit[0].pattern), e.at, m.group(1) if m else None))
     return out
 
 

@@ -84,15 +84,15 @@ def refine_pull_verdicts(analysis: Analysis, verdicts: list[Any]) -> None:
         if v.cause not in _PULL_CAUSES:
             continue
         mine = [c for c in analysis.image_checks if c.revision == v.revision]
-        answers = [c for c in mine if c.missing or c.found]
-        missing = next((c for c in answers if c.missing), None)
+        missing = next((c for c in mine if c.missing), None)
         no_role = next((c for c in mine if c.no_execution_role), None)
+        found = next((c for c in mine if c.found), None)
         if missing:
             v.refine(RULES_BY_ID["I01"], f"ecr: {missing.text}")
         elif v.rule and v.rule.ambiguous and no_role:
             v.refine(RULES_BY_ID["I03"], f"ecr: {no_role.text}")
-        elif v.rule and v.rule.ambiguous and answers and all(c.found for c in answers):
-            v.refine(RULES_BY_ID["F08"], f"ecr: {answers[0].text}: the image exists, so the registry refused the pull")
+        elif v.rule and v.rule.ambiguous and found:  # and none missing: ECR has every image it was asked for
+            v.refine(RULES_BY_ID["F08"], f"ecr: {found.text}: the image exists, so the registry refused the pull")
 
 
 class ImageAnalyzer:

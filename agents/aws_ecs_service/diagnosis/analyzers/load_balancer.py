@@ -27,11 +27,10 @@ def target_health_signals(view: View) -> list[Signal]:
     for arn, targets in sorted(_target_health(found).items()):
         name = (groups.get(arn) or {}).get("TargetGroupName") or short_name(arn)
         for t in targets:
+            # "STATE REASON description": the rules match a state that is not healthy with its reason code
             health = t.get("TargetHealth") or {}
-            state = health.get("State") or ""
-            if state == "healthy":
-                continue
-            text = f"{state} {health.get('Reason') or ''} {health.get('Description') or ''}".strip()
+            text = " ".join(part for part in (health.get("State"), health.get("Reason"), health.get("Description"))
+                            if part)
             hit = first_match("target_health", text)
             if hit:
                 target = t.get("Target") or {}

@@ -39,7 +39,7 @@ class LogAnalyzer:
         for rule in (r for r in rules_for("log") if r.cause in causes):
             hits = [(tid, line) for tid, line in lines if not is_low_level_log(line) and rule.search(line)]
             if len(hits) >= minimum:
-                evidence = dedupe(f"log task/{short_id(tid)}: {clip(line)}" for tid, line in reversed(hits))[:4]
+                evidence = dedupe(f"log task/{short_id(tid)}: {clip(line, keep=rule.pattern)}" for tid, line in reversed(hits))[:4]
                 evidence += analysis.other_alarms[:2]
                 return [Hypothesis(rule.cause, rule, rule.confidence * 0.7, summarise(rule, view, count=len(hits)),
                                    evidence, rule.severity, Tier.LOGS)]

@@ -104,10 +104,12 @@ def refine_network_verdicts(analysis: Analysis, verdicts: list[Any]) -> None:
     """A start failure that looks like the network, on a VPC that does not resolve names or a subnet with no
     address left, is that setting."""
     settled = [s for s in analysis.network_signals if s.rule.cause in _SETTLED_BY_PATH]
+    if not settled:
+        return
+    rule, line = settled[0].rule, settled[0].line
     for v in verdicts:
-        cause = record(v.cause) if v.cause else None
-        if cause and cause.network_path and settled and v.cause != settled[0].rule.cause:
-            v.refine(settled[0].rule, settled[0].line)
+        if v.cause and v.cause != rule.cause and (cause := record(v.cause)) and cause.network_path:
+            v.refine(rule, line)
 
 
 def network_signals(view: View) -> list[Signal]:

@@ -74,12 +74,14 @@ class TaskVerdict:
 
     def line(self) -> str:
         exit_part = f" (exit {self.exit_code})" if self.exit_code is not None else ""
-        return f"task/{short_id(self.task_id)}: {clip(self.text)}{exit_part}"
+        keep = self.rule.pattern if self.rule else None
+        return f"task/{short_id(self.task_id)}: {clip(self.text, keep=keep)}{exit_part}"
 
     def log_evidence(self) -> str | None:
         if not self.log_line or self.inherited_logs:
             return None
-        return f"log task/{short_id(self.task_id)}: {clip(self.log_line)}"
+        keep = self.log_rule.pattern if self.log_rule else None
+        return f"log task/{short_id(self.task_id)}: {clip(self.log_line, keep=keep)}"
 
 
 def classify_task(task: dict[str, Any], task_definition: dict[str, Any] | None = None) -> TaskVerdict | None:
