@@ -1140,3 +1140,32 @@ def test_without_a_rollback_target_what_a_revision_changed_is_said_against_the_p
 def test_a_datapoint_without_a_time_is_kept_and_read_first():
     view = view_of(steady(), metrics={"CPUUtilization": [{"Timestamp": ago(5), "Value": 91}, {"Value": 50}]})
     assert view.metrics["CPUUtilization"] == [(None, 50.0), (dt.datetime.fromisoformat(ago(5)), 91.0)]
+
+
+# ---- long texts: the evidence line keeps the token the rule decided on ------------------------------------------------
+
+FILLER = "retrying after backoff; " * 14
+
+
+def test_a_long_stop_reason_is_cut_around_the_token_its_rule_matched():
+    reason = f"CannotPullContainerError: {FILLER}unexpected status from HEAD request: 403 Forbidden"
+    verdict = classify_task(_task("TaskFailedToStart", reason))
+    assert len(reason) > 300 and verdict.rule.id == "F08b"
+    assert verdict.line().endswith("403 Forbidden") and verdict.line().startswith("task/01234567: …")
+
+
+def test_a_long_log_line_is_cut_around_the_token_its_log_rule_matched():
+    b = steady()
+    tid = b.stopped(31, exit_code=1, age=10)
+    b.log(tid, f"ERROR {FILLER}connect ECONNREFUSED 10.0.3.7:5432")
+    (v,) = verdicts_of(b).values()
+    assert v.log_rule.id == "L04" and "ECONNREFUSED" in v.log_evidence() and "…" in v.log_evidence()
+
+
+def test_a_long_steady_state_event_quoted_by_healthy_keeps_the_words_that_say_so():
+    b = steady()
+    b.event(f"(service api) {FILLER}{FILLER}has reached a steady state.", age=5)
+    r = classify(b.build())
+    assert r.root_cause.category == "healthy"
+    assert r.root_cause.evidence[2].startswith(f"event {ago(5)}: …")
+    assert r.root_cause.evidence[2].endswith("has reached a steady state.")
