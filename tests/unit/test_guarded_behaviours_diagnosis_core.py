@@ -1169,3 +1169,91 @@ def test_a_long_steady_state_event_quoted_by_healthy_keeps_the_words_that_say_so
     assert r.root_cause.category == "healthy"
     assert r.root_cause.evidence[2].startswith(f"event {ago(5)}: …")
     assert r.root_cause.evidence[2].endswith("has reached a steady state.")
+
+
+# ---- more edges of the stopped tasks' refinement ------------------------------------------------------------------------
+
+def test_a_task_no_rule_knows_beside_ones_that_read_their_logs_is_kept_without_a_cause():
+    b = steady()
+    unknown = b.stopped(31, "SomethingNew", "A reason nobody wrote a rule for", exit_code=None, age=20)
+    crash = b.stopped(31, exit_code=1, age=10)
+    b.log(crash, "KeyError: 'DATABASE_URL'")
+    found = verdicts_of(b)
+    assert found[unknown].rule is None and found[unknown].cause is None and found[crash].cause == "missing-config"
+
+
+def test_a_group_of_peers_without_any_log_answer_does_not_stop_the_next_group_from_sharing_its_own():
+    b = steady()
+    b.stopped(31, exit_code=139, age=40)             # its own group (F04), no logs at all
+    talker = b.stopped(31, exit_code=1, age=30)
+    silent = b.stopped(31, exit_code=1, age=20)
+    b.log(talker, "KeyError: 'DATABASE_URL'")
+    assert verdicts_of(b)[silent].log_rule.id == "L02"
+
+
+def test_peers_take_the_log_answer_most_of_them_gave_even_of_a_lower_priority():
+    b = steady()
+    network = [b.stopped(31, exit_code=1, age=age) for age in (40, 35)]
+    config = b.stopped(31, exit_code=1, age=30)
+    silent = b.stopped(31, exit_code=1, age=20)
+    for tid in network:
+        b.log(tid, "connect ECONNREFUSED 10.0.0.1:5432")
+    b.log(config, "KeyError: 'DATABASE_URL'")
+    assert verdicts_of(b)[silent].log_rule.id == "L04"
+
+
+def test_a_single_stopped_task_is_the_whole_share_of_the_stops():
+    b = steady()
+    b.stopped(31, exit_code=1, age=10)
+    (h,) = _hypotheses(b)
+    assert h.confidence == pytest.approx(0.75)
+
+
+def test_an_oom_kill_read_from_memory_says_both_what_the_task_showed_and_what_it_means():
+    b = steady()
+    for age in (20, 10):
+        b.stopped(31, exit_code=137, age=age)
+    b.metric("MemoryUtilization", 95, 96, 97)
+    (h,) = _hypotheses(b)
+    assert h.cause == "container-oom" and h.summary == (
+        "2 of 2 stopped tasks were killed with SIGKILL (exit 137) without an OutOfMemoryError reason. "
+        "2 of 2 stopped tasks had a container killed for exceeding its memory limit (OutOfMemoryError).")
+
+
+def test_a_cause_quotes_at_most_three_of_its_tasks_log_lines():
+    b = steady()
+    for n, age in enumerate((40, 35, 30, 25)):
+        b.log(b.stopped(31, exit_code=1, age=age), f"KeyError: 'SETTING_{n}'")
+    (h,) = _hypotheses(b)
+    assert [line.rsplit(" ", 1)[1] for line in h.evidence[3:]] == ["'SETTING_0'", "'SETTING_1'", "'SETTING_2'"]
+
+
+def test_a_cause_quotes_at_most_two_notes_of_what_settled_it():
+    b = steady(desired=3)
+    images = []
+    for revision, age in ((29, 30), (30, 20), (31, 10)):
+        b.stopped(revision, "TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 "
+                  f"time(s): failed to resolve ref api:v1.{revision}: not found", exit_code=None, age=age)
+        images.append({"image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v1.{revision}",
+                       "registryId": "123456789012", "repository": "api", "revisions": [b.td_arn(revision)],
+                       "status": "ImageNotFound"})
+    evidence = b.build()
+    evidence["images"] = images
+    analysis = Analysis(read_view(evidence))
+    (h,) = task_hypotheses(analysis.verdicts, 3, analysis.view)
+    notes = [line for line in h.evidence if line.startswith("ecr: ")]
+    assert h.cause == "image-not-found" and len(notes) == 2
+
+
+def test_a_task_definition_stored_under_its_arn_without_its_own_name_is_found_by_the_keys_short_name():
+    evidence = _raw_evidence()
+    bare = {"containerDefinitions": []}
+    evidence["task_definitions"] = {_td(9): bare}
+    assert read_view(evidence).taskdef("api:9") is bare
+
+
+def test_an_alarm_not_in_alarm_does_not_hide_the_next_one():
+    alarms = [{"AlarmName": "a-ok", "MetricName": "CPUUtilization", "StateValue": "OK"},
+              {"AlarmName": "b-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM"}]
+    signals, _ = alarm_signals(view_of(steady(), alarms=alarms))
+    assert [s.line for s in signals] == ["alarm b-cpu is in ALARM"]

@@ -213,3 +213,18 @@ def test_a_case_sensitive_rule_record_matches_only_its_own_case_and_the_others_a
     x0, x1, _ = compile_rules(_taxonomy())
     assert x1.search("Boom!") and not x1.search("BOOM!")
     assert x0.search("SPOT") and x0.search("spot")
+
+
+def test_signal_summaries_count_their_signals_and_a_per_task_summary_says_service_events_by_default():
+    view = a_view()
+    capacity, logger = RULES_BY_ID["F26"], RULES_BY_ID["F16"]
+    cap, log = signal_hypotheses([Signal(capacity, f"c{n}") for n in range(3)] + [Signal(logger, "l")], view)
+    assert cap.summary == "AWS has no capacity for the tasks right now (3 signals)."
+    assert log.summary == "Tasks could not start their log driver (awslogs configuration). (1 service events)"
+
+
+def test_a_summary_names_the_service_and_leaves_a_placeholder_it_does_not_know_empty():
+    rule = Rule(id="T1", cause="app-crash", where=("log",), pattern=re.compile("x"), priority=1, severity="high",
+                summary="{service}: {count} of {total} stopped tasks failed{unknown}.", remediation="r")
+    assert summarise(rule, a_view(service="billing"), count=2, total=3) == "billing: 2 of 3 stopped tasks failed."
+    assert summarise(rule, a_view(service="billing"), count=2) == "billing: Tasks failed."
