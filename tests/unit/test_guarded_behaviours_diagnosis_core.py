@@ -1257,3 +1257,11 @@ def test_an_alarm_not_in_alarm_does_not_hide_the_next_one():
               {"AlarmName": "b-cpu", "MetricName": "CPUUtilization", "StateValue": "ALARM"}]
     signals, _ = alarm_signals(view_of(steady(), alarms=alarms))
     assert [s.line for s in signals] == ["alarm b-cpu is in ALARM"]
+
+
+def test_the_services_own_name_comes_before_the_one_the_target_was_asked_by():
+    evidence = _raw_evidence()
+    evidence["target"]["service"] = "api-as-asked"
+    assert read_view(evidence).service_name == "api"
+    del evidence["service"]["serviceName"]
+    assert read_view(evidence).service_name == "api-as-asked"
