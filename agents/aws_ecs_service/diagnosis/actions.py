@@ -33,9 +33,8 @@ def suggested_actions(analysis: Analysis, decision: Decision) -> list[SuggestedA
                                 rationale=f"Transient or platform-driven ({cause}): ECS replaces the tasks by itself. "
                                           f"{root.rule.remediation}")]
     target = rollback_target(analysis, decision)
-    if plan == "rollback" and target and introduced_by_deployment(analysis, decision):
-        newest = view.deployments[0] if view.deployments else {}
-        failing = short_name(decision.failing_revision or newest.get("taskDefinition"))
+    if plan == "rollback" and target and introduced_by_deployment(analysis, decision):  # so there is a deployment
+        failing = short_name(decision.failing_revision or view.deployments[0].get("taskDefinition"))
         return [SuggestedAction(action="rollback", params={"taskDefinition": target},
                                 rationale=f"{cause} began with revision {failing}; rolling back to {target}, the last "
                                           f"revision that ran healthy, restores the service. Then: "
@@ -64,7 +63,7 @@ def introduced_by_deployment(analysis: Analysis, decision: Decision) -> bool:
     """The newest deployment brought the cause: its revision is the failing one, or the cause began after it."""
     view, root = analysis.view, decision.root
     newest = view.deployments[0] if view.deployments else None
-    if not newest or root.cause == "healthy" or (not root.verdicts and not root.signals):
+    if not newest:  # a root without dated evidence (healthy, running tasks' logs) never began after it either
         return False
     new_rev = short_name(newest.get("taskDefinition"))
     started = ts(newest.get("createdAt"))
@@ -85,6 +84,6 @@ def diff_lines(analysis: Analysis, decision: Decision) -> list[str]:
                                             else newest.get("taskDefinition"))
     old_ref = rollback_target(analysis, decision) or view.previous_td
     new, old = view.taskdef(new_ref), view.taskdef(old_ref)
-    if not new or not old or short_name(new) == short_name(old):
+    if not new or not old:
         return []
     return evidence_lines(diff_task_definitions(old, new), old, new)

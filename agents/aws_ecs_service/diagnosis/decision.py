@@ -29,18 +29,18 @@ class Decision:
 
 def decide(analysis: Analysis) -> Decision:
     proposed = []
-    for place, analyzer in enumerate(ANALYZERS):
-        for order, h in enumerate(analyzer.propose(analysis)):
+    for analyzer in ANALYZERS:
+        for h in analyzer.propose(analysis):
             h.source = analyzer.source
-            proposed.append((h.tier, place, order, h))
-    ranked = [h for *_, h in sorted(proposed, key=lambda p: p[:3])]
+            proposed.append(h)
+    ranked = sorted(proposed, key=lambda h: h.tier)  # stable: within a tier, registry order, then the analyzer's
     contenders = [h for h in ranked if h.tier < Tier.ALSO]
     root = contenders[0] if contenders else _healthy(analysis)
     if root.tier <= Tier.TRANSIENT:
         _corroborate(root, ranked, analysis)
         others = [h for h in ranked if h.tier in (Tier.FAILURE, Tier.TRANSIENT, Tier.ALSO) and h.cause != root.cause]
     else:  # what only warns (an image a running revision lacks, a target of a steady service) is still said
-        others = [h for h in ranked if h.tier == Tier.ALSO and h is not root and h.cause != root.cause]
+        others = [h for h in ranked if h.tier == Tier.ALSO and h.cause != root.cause]
     return Decision(root, others, _revision_of(root), _recovered(analysis, root))
 
 
@@ -87,7 +87,7 @@ def _corroborate(root: Hypothesis, ranked: list[Hypothesis], analysis: Analysis)
 def _recovered(analysis: Analysis, root: Hypothesis) -> bool:
     """A steady state reported after the last failure signal means the service recovered."""
     view = analysis.view
-    if root.cause == "healthy" or not (root.verdicts or root.signals):
+    if not (root.verdicts or root.signals):  # nothing dated to follow (healthy has neither)
         return False
     steady = [e.at for e in view.events if e.at and RULES_BY_ID["F42"].search(e.body)]
     return bool(steady) and ts(max(steady)) > root.latest and view.running >= view.desired > 0

@@ -32,11 +32,12 @@ def findings(analysis: Analysis, decision: Decision) -> list[Finding]:
         rule = min((s.rule for s in deployments.wrapper_signals), key=lambda r: r.priority)
         lines = [deployment_line(d) for d in deployments.failing][:2]
         lines += [s.line for s in deployments.wrapper_signals if not s.line.startswith("deployment ")][:3]
-        wrapped = f" The cause one level down: {root.cause}." if root.cause != "healthy" else ""
         found.append(Finding(category="deployment-failing",
                              severity=lower(rule.severity) if decision.recovered else rule.severity,
                              confidence=bounded(rule.confidence),
-                             summary=summarise(rule, view, count=len(deployments.wrapper_signals)) + wrapped,
+                             # never healthy beside a failing deployment: its analyzer then guesses a cause
+                             summary=f"{summarise(rule, view, count=len(deployments.wrapper_signals))} The cause one "
+                                     f"level down: {root.cause}.",
                              evidence=list(dict.fromkeys(lines + changes))[:MAX_EVIDENCE], rule=rule.id))
     for h in decision.others:
         found.append(Finding(category=h.cause, severity=lower(h.severity), confidence=bounded(h.confidence * 0.8),

@@ -78,7 +78,7 @@ def _candidates(evidence: dict[str, Any], svc: dict[str, Any]) -> Iterator[tuple
             if arn:
                 yield arn, f"service deployment {deployment['status']}", True
     running = {t.get("taskDefinitionArn") for t in (evidence.get("tasks") or {}).get("running") or []}
-    for arn in sorted((a for a in running if a), key=_revision_number, reverse=True):
+    for arn in sorted((a for a in running if a), key=lambda a: (_revision_number(a), a), reverse=True):
         yield arn, "tasks of it still run", True
     previous = evidence.get("previous_task_definition")
     if previous:

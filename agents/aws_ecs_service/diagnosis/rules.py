@@ -47,8 +47,8 @@ class Rule:
         return self.pattern.search(normalise(text))
 
 
-def _compile() -> tuple[Rule, ...]:
-    found = taxonomy.load()
+def compile_rules(found: taxonomy.Taxonomy) -> tuple[Rule, ...]:
+    """The rules of the taxonomy's cause records, in priority order."""
     rules = []
     for cause in found.categories:
         for r in cause.rules:
@@ -63,7 +63,7 @@ def _compile() -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: r.priority))
 
 
-RULES: tuple[Rule, ...] = _compile()
+RULES: tuple[Rule, ...] = compile_rules(taxonomy.load())
 RULES_BY_ID = {r.id: r for r in RULES}
 _BY_WHERE: dict[str, tuple[Rule, ...]] = {
     where: tuple(r for r in RULES if where in r.where) for where in {w for r in RULES for w in r.where}

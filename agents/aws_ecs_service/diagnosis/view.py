@@ -127,7 +127,7 @@ def _datapoints(points: Any, view: View) -> list[tuple[dt.datetime | None, float
 
 def ts(value: Any) -> float:
     """Epoch seconds of a time (ISO string, epoch, datetime); 0 when unreadable."""
-    at = value if isinstance(value, dt.datetime) else parse_time(value)
+    at = parse_time(value)  # a naive datetime is UTC, as in an ISO string without an offset
     return at.timestamp() if at else 0.0
 
 
