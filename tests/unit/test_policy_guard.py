@@ -20,6 +20,8 @@ from agents.aws_ecs_service.domain.write_policy import WriteScope
 from agents.aws_ecs_service.operations.approvals import LocalApprovalStore
 from tests.moto_ecs import OTHER_ACCOUNT, EcsService, assumed_credentials, pool_for
 
+pytestmark = pytest.mark.slow  # moto ECS worlds per test (the decisions are test_write_policy.py, in ms)
+
 WRITES = ("UpdateService", "StopTask", "RunTask")
 
 
