@@ -173,3 +173,11 @@ def test_delivery_writes_touch_only_their_own_plan(store):
     store.delivered("inc-1", "h1")
     assert row(store, plan="h2")["delivery_error"] is None and row(store, plan="h2")["delivered_at"] is None
     assert store.claim_delivery("inc-1", "h2", HOUR) is None  # the decider still holds it: not released by h1's
+
+
+def test_the_deliverer_takes_at_most_a_hundred_decisions_at_a_time(store):
+    with store.conn.transaction():
+        for n in range(101):
+            store.request(f"inc-{n}", "h1", "token", "nonce", later())
+            store.decide(f"inc-{n}", "h1", "approved", "alice", "chat")
+    assert len(store.undelivered()) == 100
