@@ -168,3 +168,8 @@ def test_a_run_task_that_ecs_could_not_place_is_audited_as_an_error_with_what_wa
     entry = world.run(plan)
     assert entry.allowed and entry.result == f"error: {failures}"
     assert entry.params["startedBy"] == f"ecs-agent/{plan.plan_hash[:16]}" and entry.after == {}
+
+
+def test_a_stop_of_a_task_ecs_does_not_know_is_refused_as_not_found(world):
+    gone = world.east.target.cluster_arn.replace(":cluster/", ":task/") + "/" + "0" * 32
+    world.refused(world.approve(world.plan("stop_task", task=gone)), "the task was not found")
