@@ -11,6 +11,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from agents.aws_ecs_service.domain.plan import SKIPPED, AuditEntry
+from agents.aws_ecs_service.domain.target import ServiceTarget
 from tests.unit import test_policy_guard as base
 from tests.unit.test_policy_guard import World, scale_to
 
@@ -30,10 +31,11 @@ def failing(error: Any, operation: str):
     return fail
 
 
-def pending(world: World, plan, step: int = 1, attempt: str = "earlier") -> AuditEntry:
+def pending(world: World, plan, step: int = 1, attempt: str = "earlier",
+            operation: str = "ecs:UpdateService") -> AuditEntry:
     """An earlier attempt of a plan's step that was cut off after it was allowed (audited "pending")."""
     earlier = AuditEntry(at=CUT_OFF, incident_id="inc-1", plan_hash=plan.plan_hash, target=plan.target, step=step,
-                         actor="ecs-agent", operation="ecs:UpdateService", params=dict(plan.steps[0].params),
+                         actor="ecs-agent", operation=operation, params=dict(plan.steps[0].params),
                          allowed=True, reason="approved by alice", result="pending", attempt=attempt)
     world.audit.append(earlier)
     return earlier
@@ -72,6 +74,49 @@ def test_the_attempt_is_audited_pending_before_its_write_goes_out(world):
     entry = world.run(plan)
     assert [(e.attempt, e.allowed, e.result) for e in seen] == [(entry.attempt, True, "pending")]
     assert seen[0].reason == entry.reason and entry.reason.startswith("approved by alice (cli) at 2026-12-07T10:00")
+
+
+# -- why each attempt was allowed, skipped or refused -------------------------------------------------------------
+
+def test_an_allowed_write_says_who_approved_it_when_and_what_it_changes(world):
+    entry = world.run(world.approve(scale_to(world, 5)))
+    assert entry.reason == ("approved by alice (cli) at 2026-12-07T10:00:00+00:00; desiredCount 4 -> 5 (+1 from the "
+                            "observed value)")
+
+
+def test_a_retry_of_an_applied_step_is_skipped_saying_so_and_audits_the_service_as_it_is(world):
+    plan = world.approve(scale_to(world, 5))
+    world.run(plan)
+    again = world.run(plan)
+    assert (again.allowed, again.result) == (True, SKIPPED)
+    assert again.reason == ("an earlier attempt of this step was applied and the service still shows its result: no "
+                            "second write")
+    assert again.after == again.before and again.before["desiredCount"] == 5
+
+
+def test_an_applied_step_whose_result_was_undone_is_refused_with_the_whole_reason(world):
+    plan = world.approve(scale_to(world, 5))
+    world.run(plan)
+    world.east.ecs.update_service(cluster="prod", service="api", desiredCount=4)
+    world.writes.clear()
+    entry = world.refused(plan, "re-plan")
+    assert entry.reason == ("step 1 was applied before, but the service no longer shows its result: someone changed "
+                            "it since; re-plan")
+
+
+def test_a_cut_off_stop_is_refused_with_the_whole_reason(world):
+    plan = world.approve(world.plan("stop_task", task=world.east.task()))
+    pending(world, plan, operation="ecs:StopTask")
+    entry = world.refused(plan, "a person must check")
+    assert entry.reason == ("an earlier attempt of step 1 was cut off after it was allowed; whether its "
+                            "ecs:StopTask took effect cannot be told from the service: a person must check, then "
+                            "re-plan")
+
+
+def test_a_plan_for_a_service_that_is_not_there_is_refused(world):
+    ghost = ServiceTarget.from_names(world.east.target.account, "us-east-1", "prod", "ghost")
+    entry = world.refused(world.approve(scale_to(world, 5, ghost)), "is not an ACTIVE service")
+    assert entry.before == {}
 
 
 # -- what is audited -------------------------------------------------------------------------------------------------
@@ -148,6 +193,11 @@ def test_a_stop_says_which_incident_and_plan_stopped_the_task(world):
     assert entry.result == "ok" and entry.params["reason"] == reason and world.writes[0][1]["reason"] == reason
     stopped = world.east.ecs.describe_tasks(cluster="prod", tasks=[plan.steps[0].params["task"]])["tasks"][0]
     assert stopped["stoppedReason"] == reason and entry.after["task"] == stopped["taskArn"]
+
+
+def test_a_stop_keeps_the_reason_the_plan_gives(world):
+    plan = world.approve(world.plan("stop_task", task=world.east.task(), reason="memory leak, see incident"))
+    assert world.run(plan).params["reason"] == world.writes[0][1]["reason"] == "memory leak, see incident"
 
 
 def test_a_run_task_sends_a_client_token_of_the_plan_and_step_and_audits_the_task_started(world):
