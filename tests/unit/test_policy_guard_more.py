@@ -31,10 +31,10 @@ def failing(error: Any, operation: str):
     return fail
 
 
-def pending(world: World, plan, step: int = 1, attempt: str = "earlier",
-            operation: str = "ecs:UpdateService") -> AuditEntry:
+def pending(world: World, plan, step: int = 1, attempt: str = "earlier", operation: str = "ecs:UpdateService",
+            incident: str = "inc-1") -> AuditEntry:
     """An earlier attempt of a plan's step that was cut off after it was allowed (audited "pending")."""
-    earlier = AuditEntry(at=CUT_OFF, incident_id="inc-1", plan_hash=plan.plan_hash, target=plan.target, step=step,
+    earlier = AuditEntry(at=CUT_OFF, incident_id=incident, plan_hash=plan.plan_hash, target=plan.target, step=step,
                          actor="ecs-agent", operation=operation, params=dict(plan.steps[0].params),
                          allowed=True, reason="approved by alice", result="pending", attempt=attempt)
     world.audit.append(earlier)
@@ -173,14 +173,16 @@ def test_a_cut_off_update_the_service_does_not_show_is_recorded_failed_and_the_s
     assert [w[0] for w in world.writes] == ["UpdateService"]
 
 
-def test_only_cut_off_attempts_of_this_plan_and_step_are_settled(world):
+def test_only_cut_off_attempts_of_this_incident_plan_and_step_are_settled(world):
+    """The same plan (same hash) may serve a later incident of the service: an earlier incident's attempts are its own."""
     plan = world.approve(scale_to(world, 5))
     pending(world, scale_to(world, 3), attempt="another plan")
     pending(world, plan, step=2, attempt="another step")
+    pending(world, plan, attempt="another incident", incident="inc-0")
     pending(world, plan)
     assert world.run(plan).result == "ok"
     results = {e.attempt: e.result for e in world.audit.list()}
-    assert (results["another plan"], results["another step"]) == ("pending", "pending")
+    assert [results[other] for other in ("another plan", "another step", "another incident")] == ["pending"] * 3
     assert results["earlier"] == "error: cut off before its change took effect (the service does not show it)"
 
 
