@@ -225,3 +225,11 @@ def test_a_run_task_that_ecs_could_not_place_is_audited_as_an_error_with_what_wa
 def test_a_stop_of_a_task_ecs_does_not_know_is_refused_as_not_found(world):
     gone = world.east.target.cluster_arn.replace(":cluster/", ":task/") + "/" + "0" * 32
     world.refused(world.approve(world.plan("stop_task", task=gone)), "the task was not found")
+
+
+def test_a_step_an_earlier_incident_applied_is_written_again_for_a_later_incident(world):
+    """The service broke again after the earlier incident's fix was undone: the same plan is needed again."""
+    plan = world.approve(scale_to(world, 5))
+    world.audit.append(pending(world, plan, incident="inc-0").model_copy(update={"result": "ok"}))
+    entry = world.run(plan)
+    assert (entry.allowed, entry.result) == (True, "ok") and world.east.state()["desiredCount"] == 5
