@@ -129,6 +129,7 @@ def test_a_refusal_before_the_checks_is_audited_with_the_step_and_who_asked(worl
     assert (entry.incident_id, entry.plan_hash, entry.target, entry.step, entry.actor, entry.operation) == (
         "inc-1", plan.plan_hash, world.east.target, 1, "workflow", "ecs:UpdateService")
     assert entry.params == plan.steps[0].params and world.audit.list() == [entry] and world.writes == []
+    assert entry.at.endswith("+00:00")  # audit times are UTC
 
 
 def test_an_update_is_audited_with_the_service_before_and_after_it(world):
