@@ -177,8 +177,9 @@ class PolicyGuard:
             entry.after = {"task": task.get("taskArn"), "lastStatus": task.get("lastStatus")}
         else:
             params = policy.run_task_params(step, svc)
+            # a SHA-256 hex digest is 64 characters: RunTask's clientToken limit
             params.update(count=1, startedBy=f"ecs-agent/{plan.plan_hash[:16]}",
-                          clientToken=hashlib.sha256(f"{plan.plan_hash}:{step.number}".encode()).hexdigest()[:64])
+                          clientToken=hashlib.sha256(f"{plan.plan_hash}:{step.number}".encode()).hexdigest())
             answer = ecs.run_task(**params)
             if answer.get("failures"):
                 entry.params, entry.result = params, f"error: {answer['failures']}"
