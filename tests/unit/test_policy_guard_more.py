@@ -15,6 +15,8 @@ from agents.aws_ecs_service.domain.target import ServiceTarget
 from tests.unit import test_policy_guard as base
 from tests.unit.test_policy_guard import World, scale_to
 
+pytestmark = pytest.mark.slow  # moto ECS worlds per test, like test_policy_guard.py
+
 world = base.world  # its fixture, used here as it is there
 CUT_OFF = "2026-12-07T10:00:00+00:00"
 
