@@ -47,10 +47,11 @@ test: $(STAMP) $(CHECKOV_STAMP) $(STUDIO_STAMP)
 	REQUIRE_CHECKOV=1 REQUIRE_STUDIO=1 $(BIN)/pytest
 
 # The inner loop, under a minute: lint and every test not marked slow (no server, synth, bundle or subprocess;
-# tests/conftest.py says how tests get the marker). `make test` still runs everything.
+# tests/conftest.py says how tests get the marker), on two workers (each PostgreSQL test has its own schema, each
+# server its own port). `make test` still runs everything.
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2
 
 # Mutation testing, not part of `make test` (minutes per module): mutmut into .venv, then per module the fast tests
 # that exercise it; writes the "Mutation testing" section of BENCHMARKS.md. Needs PostgreSQL (the approval store).
