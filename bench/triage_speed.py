@@ -211,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
 
-    use_cli = (args.project / "agents" / "aws_ecs_service" / "cli.py").exists() and \
-        (args.project / ".venv" / "bin" / "ecs-agent").exists()
+    use_cli = (args.project / ".venv" / "bin" / "ecs-agent").exists()  # the console script, wherever its module lives
     mode = "whole `ecs-agent triage` process" if use_cli else "in-process collect() only: the CLI is missing"
     print(f"mode: {mode}")
     public_scenarios = [json.loads(p.read_text()) for p in sorted(args.scenarios.glob("*.json"))]
