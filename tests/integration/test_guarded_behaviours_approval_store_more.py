@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from agents.aws_ecs_service.domain.approval import AlreadyDecided
 from agents.aws_ecs_service.domain.plan import Approval
 from agents.aws_ecs_service.domain.target import ServiceTarget
-from agents.aws_ecs_service.incidents.approval_store import NoPendingApproval, PostgresApprovalStore
-from agents.aws_ecs_service.incidents.schema import migrate
+from agents.aws_ecs_service.incidents.approval_store import NoPendingApproval
+from tests.integration import test_guarded_behaviours_approval_store as base
+from tests.integration.test_guarded_behaviours_approval_store import HOUR, later, row
 
 pytestmark = pytest.mark.postgres
-HOUR = dt.timedelta(hours=1)
+store = base.store  # its fixture, used here as it is there
 API = ServiceTarget.from_names("123456789012", "eu-west-1", "prod", "api")
 WEB = ServiceTarget.from_names("123456789012", "eu-west-1", "prod", "web")
-
-
-@pytest.fixture
-def store(pg_schema_url):
-    with psycopg.connect(pg_schema_url, autocommit=True, row_factory=dict_row, prepare_threshold=None) as conn:
-        migrate(conn)
-        yield PostgresApprovalStore(conn)
-
-
-def later(delta: dt.timedelta = HOUR) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) + delta
-
-
-def row(store, incident="inc-1", plan="h1") -> dict:
-    return store.conn.execute("select * from ecs_agent_approvals where incident_id = %s and plan_hash = %s",
-                              (incident, plan)).fetchone()
 
 
 def approval(plan="h1", incident="inc-1", decision="approved", target=None, minute=0) -> Approval:
