@@ -33,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.benchmarks_md import BENCHMARKS_MD, write_section  # noqa: E402
+from bench.fake_aws_env import use_fake_aws  # noqa: E402
 
 SECTION = "## Intake storm"
 REGION, ACCOUNT, CLUSTER = "us-east-1", "123456789012", "prod"
@@ -359,12 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                                                              "postgresql://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        del os.environ[key]
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "WARNING",  # 5,000 INFO lines would time stdout, not the intake
-                       "POWERTOOLS_METRICS_DISABLED": "true"})
+    use_fake_aws(REGION)  # Powertools at WARNING: 5,000 INFO lines would time stdout, not the intake
     import warnings
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -124,19 +124,25 @@ def test_later_events_join_the_open_incident_and_start_no_execution(world):
     world.wait_done(first["execution_arn"])
 
 
-def test_cloudwatch_alarm_trigger_opens_the_incident_for_its_service(world):
+def memory_alarm(world, time: str, state_timestamp: str | None = None) -> dict:
+    """The service's memory alarm going into ALARM, as EventBridge delivers it."""
     t = world.scenario["target"]
-    event = {"version": "0", "id": "a1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
-             "account": "123456789012", "time": "2026-01-01T12:05:00Z", "region": world.region,
-             "resources": [f"arn:aws:cloudwatch:{world.region}:123456789012:alarm:api-memory-high"],
-             "detail": {"alarmName": "api-memory-high",
-                        "configuration": {"metrics": [{"id": "m1", "returnData": True, "metricStat": {
-                            "metric": {"namespace": "AWS/ECS", "name": "MemoryUtilization",
-                                       "dimensions": {"ClusterName": t["cluster"], "ServiceName": t["service"]}},
-                            "period": 60, "stat": "Maximum"}}]},
-                        "state": {"value": "ALARM", "reason": "Threshold Crossed", "reasonData": "{}",
-                                  "timestamp": "2026-01-01T12:05:00.000+0000"}}}
-    started = world.intake(event)
+    state = {"value": "ALARM", "reason": "Threshold Crossed", "reasonData": "{}"}
+    if state_timestamp:
+        state["timestamp"] = state_timestamp
+    return {"version": "0", "id": "a1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+            "account": "123456789012", "time": time, "region": world.region,
+            "resources": [f"arn:aws:cloudwatch:{world.region}:123456789012:alarm:api-memory-high"],
+            "detail": {"alarmName": "api-memory-high",
+                       "configuration": {"metrics": [{"id": "m1", "returnData": True, "metricStat": {
+                           "metric": {"namespace": "AWS/ECS", "name": "MemoryUtilization",
+                                      "dimensions": {"ClusterName": t["cluster"], "ServiceName": t["service"]}},
+                           "period": 60, "stat": "Maximum"}}]},
+                       "state": state}}
+
+
+def test_cloudwatch_alarm_trigger_opens_the_incident_for_its_service(world):
+    started = world.intake(memory_alarm(world, "2026-01-01T12:05:00Z", "2026-01-01T12:05:00.000+0000"))
     assert started["outcome"] == "started" and started["trigger"] == "alarm"
     execution_input = json.loads(world.sfn.describe_execution(executionArn=started["execution_arn"])["input"])
     assert execution_input["trigger"]["alarm_name"] == "api-memory-high"
@@ -188,17 +194,7 @@ def test_people_hear_how_every_incident_ended(play_scenario, pg_schema_url, monk
 def test_a_different_failure_while_the_approval_waits_triages_again_and_supersedes_the_request(world):
     """An alarm opened the incident and its approval email is out; a failed deployment joins it: the pending
     request is superseded (its links stop working), the incident triages again, and one new request is sent."""
-    t = world.scenario["target"]
-    alarm = {"version": "0", "id": "a1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
-             "account": "123456789012", "time": "2026-01-01T11:50:00Z", "region": world.region,
-             "resources": [f"arn:aws:cloudwatch:{world.region}:123456789012:alarm:api-memory-high"],
-             "detail": {"alarmName": "api-memory-high",
-                        "configuration": {"metrics": [{"id": "m1", "returnData": True, "metricStat": {
-                            "metric": {"namespace": "AWS/ECS", "name": "MemoryUtilization",
-                                       "dimensions": {"ClusterName": t["cluster"], "ServiceName": t["service"]}},
-                            "period": 60, "stat": "Maximum"}}]},
-                        "state": {"value": "ALARM", "reason": "Threshold Crossed", "reasonData": "{}"}}}
-    started = world.intake(alarm)
+    started = world.intake(memory_alarm(world, "2026-01-01T11:50:00Z"))
     first_email, first_links = world.email_links(started["incident_id"])
     joined = world.intake(world.deployment_failed_event("d1", "2026-01-01T12:26:00Z"))
     assert joined["outcome"] == "joined" and "retriage" in joined

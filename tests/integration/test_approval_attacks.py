@@ -9,6 +9,7 @@ and PostgreSQL failing around a decision.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -464,20 +465,27 @@ def test_malformed_bodies_are_a_4xx_never_a_crash(world, calls, event):
     finish(world, started, links)
 
 
-@pytest.mark.attack("approval delivery throttled")
-def test_a_throttled_delivery_is_retried_and_a_second_click_delivers_instead_of_409(world, calls, monkeypatch):
-    """The first click records the decision, but Step Functions throttles every SendTaskSuccess of that invocation:
-    the page says so (202). The second click delivers it (200), once; the workflow applies the plan."""
+@contextlib.contextmanager
+def send_task_success_throttled(monkeypatch, calls):
+    """Step Functions throttles every SendTaskSuccess inside, and the decider's retries do not pause."""
     from botocore.exceptions import ClientError
 
     from agents.aws_ecs_service.incidents import decisions
 
-    started, links = open_incident(world)
     throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
                              "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendTaskSuccess")
     with monkeypatch.context() as patched:
         patched.setattr(decisions, "RETRY_PAUSE_S", 0)
         patched.setattr(calls.client, "send_task_success", lambda **_: (_ for _ in ()).throw(throttled))
+        yield
+
+
+@pytest.mark.attack("approval delivery throttled")
+def test_a_throttled_delivery_is_retried_and_a_second_click_delivers_instead_of_409(world, calls, monkeypatch):
+    """The first click records the decision, but Step Functions throttles every SendTaskSuccess of that invocation:
+    the page says so (202). The second click delivers it (200), once; the workflow applies the plan."""
+    started, links = open_incident(world)
+    with send_task_success_throttled(monkeypatch, calls):
         first = post(world, links["approve"], name="Alice")
     assert first["statusCode"] == 202 and "could not be told yet" in first["body"]
     row = request_row(world, started["incident_id"])
@@ -495,16 +503,8 @@ def test_a_throttled_delivery_is_retried_and_a_second_click_delivers_instead_of_
 
 @pytest.mark.attack("approval delivery throttled")
 def test_the_scheduled_deliverer_tells_the_workflow_a_decision_nobody_clicked_again(world, calls, monkeypatch):
-    from botocore.exceptions import ClientError
-
-    from agents.aws_ecs_service.incidents import decisions
-
     started, links = open_incident(world)
-    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                             "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendTaskSuccess")
-    with monkeypatch.context() as patched:
-        patched.setattr(decisions, "RETRY_PAUSE_S", 0)
-        patched.setattr(calls.client, "send_task_success", lambda **_: (_ for _ in ()).throw(throttled))
+    with send_task_success_throttled(monkeypatch, calls):
         assert post(world, links["approve"], name="Alice")["statusCode"] == 202
     import functions.deliver_decisions as deliverer
 
