@@ -19,6 +19,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
+from ..conversation.turn_budget import turn_deadline
 from ..domain.approval import AlreadyDecided
 from ..domain.incident import Incident
 from ..domain.plan import Approval, Plan
@@ -118,8 +119,6 @@ class ChatService:
     def send(self, thread_id: str, text: str, budget_s: float | None = None) -> MessageReply:
         """One turn; its model calls share `budget_s` (None: no deadline). Raises ModelUnavailableTurn (with the
         reply) when the model failed or ran out of time during it."""
-        from ..conversation.turn_budget import turn_deadline
-
         thread = self.threads.load(thread_id)
         with turn_deadline(budget_s):
             values = self.graph.invoke({"messages": [{"role": "user", "content": text}]}, self._config(thread_id),
